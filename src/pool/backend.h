@@ -1,0 +1,42 @@
+/* evpool — event backends: an ops table the pool drives.
+ *
+ * A backend creates, destroys, records and queries opaque event handles.
+ * `cuda` wraps cudaEvent_t; `host` uses completion counters advanced by host
+ * worker streams (evpool/host.h), so the whole library runs without a GPU.
+ * Nothing above the pool knows which one is in use. */
+#ifndef EVPOOL_SRC_POOL_BACKEND_H
+#define EVPOOL_SRC_POOL_BACKEND_H
+
+#include <stdbool.h>
+
+#include "evpool/config.h"
+
+typedef void *evp_event_t;
+
+struct evp_backend {
+    const char *name;
+    /* Number of devices (> 0) or a negative EVP_E* code (EVP_ENODEV). The
+     * reason for ENODEV is written to why (may be NULL). */
+    int (*device_count)(char *why, size_t len);
+    /* Creates one event owned by `device`; the caller's current device is
+     * restored. 0, EVP_EBACKEND, EVP_ENOMEM, EVP_ENODEV. */
+    int (*create)(int device, bool timing, evp_event_t *ev);
+    /* Destroys an event created by create (exactly once). 0 or EVP_EBACKEND. */
+    int (*destroy)(int device, evp_event_t ev);
+    /* Records ev on stream (backend-specific handle; NULL = default stream).
+     * 0 or EVP_EBACKEND. */
+    int (*record)(evp_event_t ev, void *stream);
+    /* 1 complete, 0 pending, EVP_EBACKEND. */
+    int (*query)(evp_event_t ev);
+};
+
+extern const struct evp_backend evp_backend_cuda;
+extern const struct evp_backend evp_backend_host;
+
+/* Resolves EVP_BACKEND_AUTO/CUDA/HOST to a backend table. AUTO picks cuda
+ * when a usable GPU is present, else host (logged once at info, with the
+ * reason). CUDA without a usable GPU is EVP_ENODEV (logged). Thread-safe;
+ * the GPU probe runs once per process. */
+int evp_backend_resolve(evp_backend_kind_t kind, const struct evp_backend **out);
+
+#endif

@@ -1,0 +1,59 @@
+#include "pool/log.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* -1 = not yet read from EVPOOL_LOG. Relaxed: the level is a hint, any value
+ * a thread sees is a valid level. */
+static _Atomic int evp_log_level = -1;
+
+static const char *const evp_log_names[] = {"error", "warn", "info", "debug"};
+
+static int evp_log_level_from_env(void)
+{
+    const char *v = getenv("EVPOOL_LOG");
+    if (v)
+        for (int i = 0; i <= EVP_LOG_DEBUG; i++)
+            if (strcmp(v, evp_log_names[i]) == 0)
+                return i;
+    /* A bad EVPOOL_LOG is reported by config validation at pool creation. */
+    return EVP_LOG_WARN;
+}
+
+void evp_log_set_level(evp_log_level_t level)
+{
+    atomic_store_explicit(&evp_log_level, (int)level, memory_order_relaxed);
+}
+
+bool evp_log_enabled(evp_log_level_t level)
+{
+    int cur = atomic_load_explicit(&evp_log_level, memory_order_relaxed);
+    if (cur < 0) {
+        cur = evp_log_level_from_env();
+        atomic_store_explicit(&evp_log_level, cur, memory_order_relaxed);
+    }
+    return (int)level <= cur;
+}
+
+void evp_log(evp_log_level_t level, const char *fmt, ...)
+{
+    if (!evp_log_enabled(level))
+        return;
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "evpool: %s: ", evp_log_names[level]);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof buf - 2)
+        len = sizeof buf - 2;
+    buf[len++] = '\n';
+    /* One write(2) so lines from concurrent threads do not interleave. */
+    ssize_t w = write(STDERR_FILENO, buf, len);
+    (void)w;
+}

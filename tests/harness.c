@@ -1,0 +1,34 @@
+#include "harness.h"
+
+#include <stdarg.h>
+
+void evp_test_fail(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "FAIL %s:%d: ", file, line);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+evp_config_t evp_test_config(const char *name, ...)
+{
+    evp_config_t cfg;
+    char err[256];
+    evp_config_init(&cfg);
+    if (evp_config_set(&cfg, "EVPOOL_BACKEND", "host", err, sizeof err) != 0)
+        evp_test_fail(__FILE__, __LINE__, "%s", err);
+    va_list ap;
+    va_start(ap, name);
+    for (const char *n = name; n; n = va_arg(ap, const char *)) {
+        const char *v = va_arg(ap, const char *);
+        if (evp_config_set(&cfg, n, v, err, sizeof err) != 0)
+            evp_test_fail(__FILE__, __LINE__, "%s", err);
+    }
+    va_end(ap);
+    if (evp_config_validate(&cfg, err, sizeof err) != 0)
+        evp_test_fail(__FILE__, __LINE__, "%s", err);
+    return cfg;
+}

@@ -1,0 +1,51 @@
+/* Minimal test harness: CHECK aborts the test with file:line and the
+ * expression; CHECK_EQ/CHECK_RC print both sides. Exit 77 = skipped. */
+#ifndef EVPOOL_TESTS_HARNESS_H
+#define EVPOOL_TESTS_HARNESS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "evpool/evpool.h"
+
+#define EVP_TEST_SKIP 77
+
+void evp_test_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
+
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            evp_test_fail(__FILE__, __LINE__, "CHECK(%s) failed", #cond);      \
+    } while (0)
+
+#define CHECK_EQ(a, b)                                                         \
+    do {                                                                       \
+        long long _a = (long long)(a), _b = (long long)(b);                    \
+        if (_a != _b)                                                          \
+            evp_test_fail(__FILE__, __LINE__, "%s == %s failed: %lld != %lld", \
+                          #a, #b, _a, _b);                                     \
+    } while (0)
+
+/* An evpool call that must return `want` (0 or an EVP_E* code). */
+#define CHECK_RC(call, want)                                                   \
+    do {                                                                       \
+        int _rc = (call);                                                      \
+        if (_rc != (want))                                                     \
+            evp_test_fail(__FILE__, __LINE__, "%s returned %d (%s), want %s", \
+                          #call, _rc, evp_strerror(_rc), #want);               \
+    } while (0)
+
+#define TEST(fn)                                                               \
+    do {                                                                       \
+        fprintf(stderr, "[ RUN  ] %s\n", #fn);                                 \
+        fn();                                                                  \
+        fprintf(stderr, "[  OK  ] %s\n", #fn);                                 \
+    } while (0)
+
+/* A config for the host backend with the given knobs set explicitly
+ * ("EVPOOL_SIZE", "4", ..., NULL); fails the test on a bad value. */
+evp_config_t evp_test_config(const char *name, ...);
+
+#endif
