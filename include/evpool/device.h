@@ -20,9 +20,9 @@ extern "C" {
 
 /* The pool of `device`, created on first use from the environment.
  * Returns 0 and *out; EVP_ENODEV (no such device on the selected backend);
- * EVP_EINVAL (invalid EVPOOL_* environment: the message is logged, and every
- * later call for that device answers the same until the process restarts or
- * evp_device_shutdown); EVP_EBACKEND / EVP_ENOMEM from pool creation. */
+ * EVP_EINVAL (invalid EVPOOL_* environment: the message is logged; no pool
+ * is created and the next call tries again); EVP_EBACKEND / EVP_ENOMEM from
+ * pool creation; EVP_EINVAL for out == NULL. */
 int evp_device_pool(int device, evp_pool_t **out);
 
 /* Number of devices the registry serves: the CUDA device count on the CUDA

@@ -73,12 +73,14 @@ typedef struct evp_pool_stats {
 int evp_pool_create(int device, const evp_config_t *cfg, evp_pool_t **out);
 
 /* Destroys every event the pool created, exactly once, and frees the pool.
- * Leases never returned are reported: their count in *leaked (may be NULL)
- * and in a warning, their slots at debug log level. Events still recording
- * on a stream are destroyed too (CUDA defers the release until the work is
- * done). Returns 0, or EVP_EBACKEND if a backend destroy failed (every
+ * Leases never returned are reported in a warning (their slots at debug log
+ * level). If final != NULL it receives the pool's last counters, with
+ * events_destroyed counting the destroys just made and outstanding the
+ * leases never returned. Events still recording on a stream are destroyed
+ * too (CUDA defers the release until the work is done). Returns 0;
+ * EVP_EINVAL (NULL pool); EVP_EBACKEND if a backend destroy failed (every
  * event is still attempted and the pool is still freed). */
-int evp_pool_destroy(evp_pool_t *pool, uint64_t *leaked);
+int evp_pool_destroy(evp_pool_t *pool, evp_pool_stats_t *final);
 
 /* Leases one event. Under EVPOOL_ON_EXHAUST=wait it waits (bounded backoff)
  * up to the wait timeout for an event to come back; under fail it does not

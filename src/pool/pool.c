@@ -1,0 +1,508 @@
+/* evpool — the per-device event pool: lease, return, record, query.
+ *
+ * Where a free slot id lives, at any moment, exactly one of:
+ *   - a thread cache (struct evp_tcache, owned by one thread),
+ *   - the depot (lock-free stack shared by all threads),
+ *   - nowhere yet (slot >= created: no event; the pool may grow into it).
+ * A leased slot is in none of them; its holder owns it until the return CAS
+ * on the slot's generation succeeds, which is the single point deciding who
+ * may put the id back. Every id therefore enters the free set once per
+ * lease, which is what keeps the count of events bounded by `max`. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <ck_backoff.h>
+
+#include "pool/clock.h"
+#include "pool/log.h"
+#include "pool/pool_internal.h"
+
+static inline uint64_t evp_gen_next(uint64_t gen)
+{
+    gen = (gen + 1) & EVP_LEASE_GEN_MASK;
+    return gen ? gen : 1; /* 0 means "no event": never a lease generation */
+}
+
+static inline evp_lease_t evp_lease_pack(uint32_t slot, uint64_t gen)
+{
+    return (gen << EVP_LEASE_SLOT_BITS) | slot;
+}
+
+/* The slot a lease names, or NULL when the lease cannot be of this pool. */
+static inline struct evp_slot *evp_pool_slot(evp_pool_t *p, evp_lease_t lease)
+{
+    if (!p || lease == EVP_LEASE_NONE)
+        return NULL;
+    uint32_t slot = evp_lease_slot(lease);
+    return slot < p->max ? &p->slots[slot] : NULL;
+}
+
+static void evp_pool_held_add(evp_pool_t *p, uint64_t k)
+{
+    uint64_t now = atomic_fetch_add_explicit(&p->held, k, memory_order_relaxed) + k;
+    uint64_t hw = atomic_load_explicit(&p->high_water, memory_order_relaxed);
+    while (now > hw && !atomic_compare_exchange_weak_explicit(&p->high_water, &hw, now,
+                                                              memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+static uint32_t evp_pool_depot_pop(evp_pool_t *p, uint32_t *ids, uint32_t n)
+{
+    uint32_t k = evp_stack_pop(&p->depot, ids, n);
+    if (k)
+        evp_pool_held_add(p, k);
+    return k;
+}
+
+static void evp_pool_depot_push(evp_pool_t *p, const uint32_t *ids, uint32_t n)
+{
+    if (!n)
+        return;
+    atomic_fetch_sub_explicit(&p->held, n, memory_order_relaxed);
+    evp_stack_push(&p->depot, ids, n);
+}
+
+/* Thread exit (home->mu held): everything the thread parked goes back. */
+static void evp_pool_cache_flush(struct evp_tcache_home *home, struct evp_tcache *c)
+{
+    evp_pool_t *p = (evp_pool_t *)((char *)home - offsetof(evp_pool_t, home));
+    uint32_t n = atomic_load_explicit(&c->n, memory_order_relaxed);
+    evp_pool_depot_push(p, c->ids, n);
+    atomic_store_explicit(&c->n, 0, memory_order_relaxed);
+}
+
+/* Creates the event of slot `id`. Caller owns the slot (grow_mu or create). */
+static int evp_pool_slot_init(evp_pool_t *p, uint32_t id)
+{
+    struct evp_slot *s = &p->slots[id];
+    int rc = p->be->create(p->device, p->cfg.timing, &s->ev);
+    if (rc)
+        return rc;
+    /* Relaxed: the slot reaches other threads only through the depot push
+     * or the release store of `created`, which order this. */
+    atomic_store_explicit(&s->gen, 1, memory_order_relaxed);
+    return 0;
+}
+
+/* Grows the pool by one event, handed to the caller. EVP_EAGAIN at max. */
+static int evp_pool_grow(evp_pool_t *p, uint32_t *id)
+{
+    if (atomic_load_explicit(&p->created, memory_order_acquire) >= p->max)
+        return EVP_EAGAIN;
+    pthread_mutex_lock(&p->grow_mu);
+    uint32_t n = atomic_load_explicit(&p->created, memory_order_relaxed);
+    int rc = n >= p->max ? EVP_EAGAIN : evp_pool_slot_init(p, n);
+    if (rc == 0) {
+        /* Release pairs with the acquire loads of created (destroy, stats). */
+        atomic_store_explicit(&p->created, n + 1, memory_order_release);
+        evp_pool_held_add(p, 1);
+        *id = n;
+        evp_debug("pool device %d grew to %u events", p->device, n + 1);
+    }
+    pthread_mutex_unlock(&p->grow_mu);
+    return rc;
+}
+
+static uint32_t evp_pool_steal(evp_pool_t *p, struct evp_tcache *self, uint32_t *ids, uint32_t n)
+{
+    uint32_t k = evp_tcache_steal(&p->home, self, ids, n);
+    if (k)
+        atomic_fetch_add_explicit(&p->steals, k, memory_order_relaxed);
+    return k;
+}
+
+/* Waits for events under EVPOOL_ON_EXHAUST=wait: polls the depot with
+ * bounded backoff (spins, then sleeps growing to 64 us), and reclaims from
+ * other caches every few rounds, until the timeout. Never allocates. */
+static int evp_pool_wait(evp_pool_t *p, struct evp_tcache *c, uint32_t *ids, uint32_t *k)
+{
+    if (p->cfg.on_exhaust == EVP_EXHAUST_FAIL) {
+        atomic_fetch_add_explicit(&p->exhaust_fails, 1, memory_order_relaxed);
+        return EVP_EAGAIN;
+    }
+    /* Returners that see waiters > 0 bypass their caches (relaxed on both
+     * sides: a returner that misses it parks one event, which the next
+     * steal round finds). */
+    atomic_fetch_add_explicit(&p->waiters, 1, memory_order_relaxed);
+    uint64_t t0 = evp_clock_ns(), now = t0;
+    uint64_t deadline = t0 + p->cfg.wait_timeout_us * 1000u;
+    unsigned int backoff = CK_BACKOFF_INITIALIZER;
+    uint64_t sleep_ns = 1000;
+    int rc = 0;
+    for (unsigned round = 1;; round++) {
+        if ((*k = evp_pool_depot_pop(p, ids, p->batch)) != 0)
+            break;
+        if (round % 8 == 0 && (*k = evp_pool_steal(p, c, ids, p->batch)) != 0)
+            break;
+        now = evp_clock_ns();
+        if (now >= deadline) {
+            rc = EVP_EAGAIN;
+            break;
+        }
+        if (round < 16) {
+            ck_backoff_eb(&backoff);
+        } else {
+            uint64_t left = deadline - now;
+            evp_clock_sleep_ns(sleep_ns < left ? sleep_ns : left);
+            if (sleep_ns < 64000)
+                sleep_ns *= 2;
+        }
+    }
+    atomic_fetch_sub_explicit(&p->waiters, 1, memory_order_relaxed);
+    now = evp_clock_ns();
+    atomic_fetch_add_explicit(&p->exhaust_waits, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->exhaust_wait_ns, now - t0, memory_order_relaxed);
+    if (rc)
+        atomic_fetch_add_explicit(&p->exhaust_fails, 1, memory_order_relaxed);
+    return rc;
+}
+
+/* The owner's cache was empty: claim a batch from the depot, else grow,
+ * else reclaim from other caches, else wait. Keeps one id, parks the rest. */
+static int evp_pool_lease_slow(evp_pool_t *p, struct evp_tcache *c, uint32_t *id)
+{
+    uint32_t ids[EVP_BATCH_MAX];
+    uint32_t k = evp_pool_depot_pop(p, ids, p->batch);
+    if (!k) {
+        int rc = evp_pool_grow(p, &ids[0]);
+        if (rc == 0)
+            k = 1;
+        else if (rc != EVP_EAGAIN)
+            return rc;
+    }
+    if (!k)
+        k = evp_pool_steal(p, c, ids, p->batch);
+    if (!k) {
+        int rc = evp_pool_wait(p, c, ids, &k);
+        if (rc)
+            return rc;
+    }
+    *id = ids[0];
+    bool fast = evp_tcache_enter(&p->home, c);
+    /* Only the owner adds to its cache and it was empty when we left it:
+     * there is room for the batch-1 <= cap-1 extra ids. */
+    uint32_t n = atomic_load_explicit(&c->n, memory_order_relaxed);
+    memcpy(&c->ids[n], &ids[1], (k - 1) * sizeof ids[0]);
+    atomic_store_explicit(&c->n, n + k - 1, memory_order_relaxed);
+    atomic_store_explicit(&c->leases, atomic_load_explicit(&c->leases, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    evp_tcache_exit(&p->home, c, fast);
+    return 0;
+}
+
+int evp_pool_lease(evp_pool_t *p, evp_lease_t *out)
+{
+    if (!p || !out)
+        return EVP_EINVAL;
+    struct evp_tcache *c = evp_tcache_get(&p->home);
+    if (!c)
+        return EVP_ENOMEM;
+    uint32_t id;
+    bool fast = evp_tcache_enter(&p->home, c);
+    uint32_t n = atomic_load_explicit(&c->n, memory_order_relaxed);
+    if (n) {
+        id = c->ids[n - 1];
+        atomic_store_explicit(&c->n, n - 1, memory_order_relaxed);
+        atomic_store_explicit(&c->leases, atomic_load_explicit(&c->leases, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        evp_tcache_exit(&p->home, c, fast);
+    } else {
+        evp_tcache_exit(&p->home, c, fast);
+        int rc = evp_pool_lease_slow(p, c, &id);
+        if (rc)
+            return rc;
+    }
+    /* Relaxed: the id reached us through our cache or the depot, both of
+     * which order the returner's generation CAS before this load. */
+    *out = evp_lease_pack(id, atomic_load_explicit(&p->slots[id].gen, memory_order_relaxed));
+    return 0;
+}
+
+int evp_pool_return(evp_pool_t *p, evp_lease_t lease)
+{
+    struct evp_slot *s = evp_pool_slot(p, lease);
+    if (!s)
+        return EVP_EINVAL;
+    uint64_t gen = evp_lease_gen(lease);
+    /* The one atomic decision of a return: only the holder of the current
+     * generation moves it on. A double or stale return fails here and
+     * touches nothing else. Relaxed is enough for that; the slot's data
+     * (the event's state) is handed to the next leaser by the cache or the
+     * depot's release/acquire. */
+    uint64_t expect = gen;
+    if (!atomic_compare_exchange_strong_explicit(&s->gen, &expect, evp_gen_next(gen),
+                                                 memory_order_relaxed, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&p->stale, 1, memory_order_relaxed);
+        evp_debug("stale return: slot %u generation %llu (current %llu)", evp_lease_slot(lease),
+                  (unsigned long long)gen, (unsigned long long)expect);
+        return EVP_ESTALE;
+    }
+    uint32_t id = evp_lease_slot(lease);
+    struct evp_tcache *c = evp_tcache_get(&p->home);
+    if (!c) {
+        evp_pool_depot_push(p, &id, 1); /* no cache: the id must not be lost */
+        return 0;
+    }
+    bool fast = evp_tcache_enter(&p->home, c);
+    uint32_t n = atomic_load_explicit(&c->n, memory_order_relaxed);
+    bool waiters = atomic_load_explicit(&p->waiters, memory_order_relaxed) != 0;
+    c->ids[n++] = id; /* ids[] has one spare entry beyond cap */
+    if (n > c->cap || waiters) {
+        /* Over full (or someone waits): send the top of the cache to the
+         * depot in one claim; keep the bottom to serve the next leases. */
+        uint32_t keep = waiters || c->cap < p->batch ? 0 : c->cap - p->batch;
+        evp_pool_depot_push(p, &c->ids[keep], n - keep);
+        n = keep;
+    }
+    atomic_store_explicit(&c->n, n, memory_order_relaxed);
+    atomic_store_explicit(&c->returns, atomic_load_explicit(&c->returns, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    evp_tcache_exit(&p->home, c, fast);
+    return 0;
+}
+
+/* The slot of a lease that is current, or NULL with *rc set. Acquire pairs
+ * with nothing in particular on the fast path; it orders our later reads of
+ * the slot after the check. */
+static struct evp_slot *evp_pool_current(evp_pool_t *p, evp_lease_t lease, int *rc)
+{
+    struct evp_slot *s = evp_pool_slot(p, lease);
+    if (!s) {
+        *rc = EVP_EINVAL;
+        return NULL;
+    }
+    if (atomic_load_explicit(&s->gen, memory_order_acquire) != evp_lease_gen(lease)) {
+        *rc = EVP_ESTALE;
+        return NULL;
+    }
+    return s;
+}
+
+int evp_pool_record(evp_pool_t *p, evp_lease_t lease, void *stream)
+{
+    int rc;
+    struct evp_slot *s = evp_pool_current(p, lease, &rc);
+    if (!s)
+        return rc;
+    rc = p->be->record(s->ev, stream);
+    /* Release pairs with the acquire load of rec in evp_pool_query. A
+     * failed record leaves the lease with nothing recorded, so no poller
+     * can mistake the untouched event for completed work. */
+    atomic_store_explicit(&s->rec, rc == 0 ? evp_lease_gen(lease) : 0, memory_order_release);
+    return rc;
+}
+
+int evp_pool_query(evp_pool_t *p, evp_lease_t lease)
+{
+    int rc;
+    struct evp_slot *s = evp_pool_current(p, lease, &rc);
+    if (!s)
+        return rc;
+    uint64_t gen = evp_lease_gen(lease);
+    if (atomic_load_explicit(&s->rec, memory_order_acquire) != gen)
+        return EVP_ENODATA;
+    rc = p->be->query(s->ev);
+    /* Re-validate after the query: if the lease was returned meanwhile the
+     * event may already carry its next holder's recording, and the answer
+     * must not be passed off as ours. An RMW (adding 0) rather than a load
+     * because it cannot be reordered before the query's reads, without a
+     * standalone fence (which ThreadSanitizer does not model). */
+    if (atomic_fetch_add_explicit(&s->gen, 0, memory_order_acq_rel) != gen)
+        return EVP_ESTALE;
+    return rc;
+}
+
+int evp_pool_event(evp_pool_t *p, evp_lease_t lease, void **event)
+{
+    int rc;
+    if (!event)
+        return EVP_EINVAL;
+    struct evp_slot *s = evp_pool_current(p, lease, &rc);
+    if (!s)
+        return rc;
+    *event = s->ev;
+    return 0;
+}
+
+void evp_pool_stats(evp_pool_t *p, evp_pool_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    /* Acquire pairs with the release append in evp_tcache_attach. */
+    for (struct evp_tcache *c = atomic_load_explicit(&p->home.list, memory_order_acquire); c; c = c->next) {
+        out->leases += atomic_load_explicit(&c->leases, memory_order_relaxed);
+        out->returns += atomic_load_explicit(&c->returns, memory_order_relaxed);
+    }
+    out->outstanding = out->leases >= out->returns ? out->leases - out->returns : 0;
+    out->high_water = atomic_load_explicit(&p->high_water, memory_order_relaxed);
+    out->exhaust_waits = atomic_load_explicit(&p->exhaust_waits, memory_order_relaxed);
+    out->exhaust_wait_ns = atomic_load_explicit(&p->exhaust_wait_ns, memory_order_relaxed);
+    out->exhaust_fails = atomic_load_explicit(&p->exhaust_fails, memory_order_relaxed);
+    out->events_created = atomic_load_explicit(&p->created, memory_order_acquire);
+    out->events_destroyed = atomic_load_explicit(&p->destroyed, memory_order_relaxed);
+    out->stale_returns = atomic_load_explicit(&p->stale, memory_order_relaxed);
+    out->steals = atomic_load_explicit(&p->steals, memory_order_relaxed);
+}
+
+void evp_pool_config(const evp_pool_t *p, evp_config_t *out)
+{
+    *out = p->cfg;
+}
+
+int evp_pool_device(const evp_pool_t *p)
+{
+    return p->device;
+}
+
+const char *evp_pool_backend(const evp_pool_t *p)
+{
+    return p->be->name;
+}
+
+/* Frees what evp_pool_create allocated; events must be gone already. */
+static void evp_pool_free(evp_pool_t *p)
+{
+    evp_stack_fini(&p->depot);
+    pthread_mutex_destroy(&p->grow_mu);
+    free(p->slots_mem);
+    free(p);
+}
+
+static int evp_pool_destroy_events(evp_pool_t *p, uint32_t n)
+{
+    int rc = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        int r = p->be->destroy(p->device, p->slots[i].ev);
+        if (r && !rc)
+            rc = r;
+        atomic_fetch_add_explicit(&p->destroyed, 1, memory_order_relaxed);
+    }
+    return rc;
+}
+
+int evp_pool_create(int device, const evp_config_t *cfg, evp_pool_t **out)
+{
+    char err[512];
+    evp_config_t c;
+    if (!out)
+        return EVP_EINVAL;
+    if (cfg) {
+        c = *cfg;
+        if (evp_config_validate(&c, err, sizeof err) != 0) {
+            evp_error("invalid configuration: %s", err);
+            return EVP_EINVAL;
+        }
+    } else {
+        evp_config_init(&c);
+        if (evp_config_load_env(&c, err, sizeof err) != 0) {
+            evp_error("invalid configuration: %s", err);
+            return EVP_EINVAL;
+        }
+    }
+    evp_log_set_level(c.log);
+    const struct evp_backend *be;
+    int rc = evp_backend_resolve(c.backend, &be);
+    if (rc)
+        return rc;
+    int count = be->device_count(err, sizeof err);
+    if (count < 0)
+        return count;
+    if (device < 0 || device >= count) {
+        evp_error("device %d out of range: the %s backend has %d device(s)", device, be->name, count);
+        return EVP_ENODEV;
+    }
+
+    evp_pool_t *p = aligned_alloc(64, (sizeof *p + 63) & ~(size_t)63);
+    if (!p)
+        return EVP_ENOMEM;
+    memset(p, 0, sizeof *p);
+    p->be = be;
+    p->device = device;
+    p->cfg = c;
+    p->max = c.max;
+    p->batch = c.thread_cache / 2 ? c.thread_cache / 2 : 1;
+    if (p->batch > EVP_BATCH_MAX)
+        p->batch = EVP_BATCH_MAX;
+    /* calloc: slots of events not yet created stay untouched zero pages
+     * (gen 0 matches no lease). Aligned by hand to a cache line. */
+    p->slots_mem = calloc((size_t)p->max + 1, sizeof(struct evp_slot));
+    if (!p->slots_mem || evp_stack_init(&p->depot, p->max) != 0) {
+        free(p->slots_mem);
+        free(p);
+        return EVP_ENOMEM;
+    }
+    p->slots = (struct evp_slot *)(((uintptr_t)p->slots_mem + 63) & ~(uintptr_t)63);
+    pthread_mutex_init(&p->grow_mu, NULL);
+
+    uint32_t i = 0;
+    for (; i < c.size; i++)
+        if ((rc = evp_pool_slot_init(p, i)) != 0)
+            break;
+    if (rc == 0)
+        rc = evp_tcache_home_init(&p->home, c.thread_cache, evp_pool_cache_flush);
+    if (rc) {
+        evp_error("pool for device %d not created: %s", device, evp_strerror(rc));
+        evp_pool_destroy_events(p, i);
+        evp_pool_free(p);
+        return rc;
+    }
+    atomic_store_explicit(&p->created, c.size, memory_order_relaxed);
+    /* All `size` events go to the depot as one chain, slot 0 on top. */
+    uint32_t chunk[EVP_BATCH_MAX];
+    for (uint32_t at = c.size; at > 0;) {
+        uint32_t k = at < EVP_BATCH_MAX ? at : EVP_BATCH_MAX;
+        for (uint32_t j = 0; j < k; j++)
+            chunk[j] = at - k + j;
+        evp_stack_push(&p->depot, chunk, k);
+        at -= k;
+    }
+    evp_info("pool for device %d: backend %s, %u events (max %u), thread cache %u, on exhaustion %s",
+             device, be->name, c.size, c.max, c.thread_cache,
+             c.on_exhaust == EVP_EXHAUST_WAIT ? "wait" : "fail");
+    *out = p;
+    return 0;
+}
+
+static void evp_pool_mark_free(uint32_t id, void *arg)
+{
+    ((uint8_t *)arg)[id] = 1;
+}
+
+int evp_pool_destroy(evp_pool_t *p, evp_pool_stats_t *final)
+{
+    if (!p)
+        return EVP_EINVAL;
+    /* First stop thread-exit flushes into this pool; then nothing moves. */
+    evp_tcache_home_detach(&p->home);
+    uint32_t created = atomic_load_explicit(&p->created, memory_order_acquire);
+    evp_pool_stats_t st;
+    evp_pool_stats(p, &st);
+
+    /* A leased slot is in neither the depot nor a cache. */
+    uint8_t *is_free = calloc(created ? created : 1, 1);
+    if (is_free) {
+        evp_stack_walk(&p->depot, evp_pool_mark_free, is_free);
+        for (struct evp_tcache *c = atomic_load_explicit(&p->home.list, memory_order_acquire); c; c = c->next)
+            for (uint32_t j = 0; j < atomic_load_explicit(&c->n, memory_order_relaxed); j++)
+                is_free[c->ids[j]] = 1;
+        st.outstanding = 0;
+        for (uint32_t j = 0; j < created; j++) {
+            if (is_free[j])
+                continue;
+            st.outstanding++;
+            evp_debug("pool device %d: slot %u still leased at teardown (generation %llu)", p->device, j,
+                      (unsigned long long)atomic_load_explicit(&p->slots[j].gen, memory_order_relaxed));
+        }
+        free(is_free);
+    }
+    if (st.outstanding)
+        evp_warn("pool device %d destroyed with %llu lease(s) never returned (EVPOOL_LOG=debug lists the slots)",
+                 p->device, (unsigned long long)st.outstanding);
+
+    int rc = evp_pool_destroy_events(p, created);
+    st.events_destroyed = atomic_load_explicit(&p->destroyed, memory_order_relaxed);
+    if (final)
+        *final = st;
+    evp_tcache_home_fini(&p->home);
+    evp_pool_free(p);
+    return rc;
+}

@@ -1,0 +1,65 @@
+/* evpool — the pool's layout, shared by pool.c and registry.c. */
+#ifndef EVPOOL_SRC_POOL_POOL_INTERNAL_H
+#define EVPOOL_SRC_POOL_POOL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "evpool/pool.h"
+#include "pool/backend.h"
+#include "pool/stack.h"
+#include "pool/tcache.h"
+
+#define EVP_LEASE_SLOT_BITS 24
+#define EVP_LEASE_GEN_MASK ((UINT64_C(1) << 40) - 1)
+/* Ids moved between a thread cache and the depot per claim: half a cache,
+ * so a cache that just refilled can also absorb returns; at most this. */
+#define EVP_BATCH_MAX 256
+
+/* One event and its generation. A cache line each: slots leased by
+ * different threads never share a line. */
+struct evp_slot {
+    /* Generation of the lease that holds (or will next hold) the slot; 0
+     * until the slot's event exists. Advanced only by the return CAS, which
+     * is what makes a second return of one lease fail. */
+    _Alignas(64) _Atomic uint64_t gen;
+    /* Generation whose holder last recorded the event successfully: query
+     * answers EVP_ENODATA unless rec == the lease's generation. Release
+     * store in record pairs with the acquire load in query. */
+    _Atomic uint64_t rec;
+    /* Written once, before the slot is first published (depot push or the
+     * release store of `created`); read-only until evp_pool_destroy, which
+     * destroys it. */
+    evp_event_t ev;
+};
+
+struct evp_pool {
+    /* Read-only after creation. */
+    const struct evp_backend *be;
+    int device;
+    uint32_t max, batch;
+    evp_config_t cfg;
+    struct evp_slot *slots;  /* max entries (aligned into slots_mem) */
+    void *slots_mem;         /* owned: freed by evp_pool_destroy */
+
+    struct evp_stack depot;        /* free slot ids not parked in caches */
+    struct evp_tcache_home home;   /* per-thread caches */
+
+    /* Slots [0, created) own an event. Written under grow_mu; release store
+     * pairs with the acquire load in evp_pool_grow's unlocked check and in
+     * destroy/stats. */
+    _Alignas(64) _Atomic uint32_t created;
+    pthread_mutex_t grow_mu;
+    /* Leasers waiting for a free event. Returners read it (relaxed: a late
+     * view only delays a waiter by one backoff round) and then send events
+     * to the depot instead of their cache. */
+    _Alignas(64) _Atomic uint32_t waiters;
+    /* Events out of the depot (leased or parked in caches) and its maximum:
+     * updated only on depot claims, never on the cache fast path. */
+    _Alignas(64) _Atomic uint64_t held;
+    _Atomic uint64_t high_water;
+    /* Slow-path counters (relaxed RMWs). */
+    _Atomic uint64_t stale, exhaust_waits, exhaust_wait_ns, exhaust_fails, destroyed, steals;
+};
+
+#endif
