@@ -6,7 +6,9 @@
  *
  *   1. a value the caller set explicitly with evp_config_set();
  *   2. the EVPOOL_* environment variable of the same name;
- *   3. the built-in default (EVPOOL_MAX defaults to 4 x EVPOOL_SIZE).
+ *   3. the built-in default. Two defaults are derived and follow the knobs
+ *      they depend on until set: EVPOOL_MAX is 4 x EVPOOL_SIZE, and
+ *      EVPOOL_THREAD_CACHE (16) is capped at EVPOOL_MAX.
  *
  * A malformed, out-of-range or inconsistent value is EVP_EINVAL with a
  * message that names the variable, the value and what is accepted. An
@@ -82,14 +84,15 @@ void evp_config_init(evp_config_t *cfg);
  * ("EVPOOL_SIZE"). The knob is then EVP_SRC_EXPLICIT: the environment no
  * longer overrides it.
  * Returns 0; EVP_EINVAL for an unknown name or a bad value, with a message
- * in err (if err != NULL, truncated to errlen). */
+ * in err (if err != NULL, truncated to errlen); *cfg is then unchanged.
+ * Cross-knob rules (max >= size) are left to evp_config_validate. */
 int evp_config_set(evp_config_t *cfg, const char *name, const char *value,
                    char *err, size_t errlen);
 
 /* Applies the EVPOOL_* environment to every knob that is not explicit, then
  * validates the whole config (evp_config_validate). Warns (log level warn)
  * about EVPOOL_* variables that are not knobs.
- * Returns 0 or EVP_EINVAL with the message in err. */
+ * Returns 0 or EVP_EINVAL with the message in err; *cfg is then unchanged. */
 int evp_config_load_env(evp_config_t *cfg, char *err, size_t errlen);
 
 /* Checks ranges and consistency (max >= size, ...).
@@ -99,12 +102,14 @@ int evp_config_validate(const evp_config_t *cfg, char *err, size_t errlen);
 /* Table access, for tools: the variable name ("EVPOOL_SIZE"), a one-line
  * doc, the accepted values as text, and the current value of a knob in
  * cfg formatted as its variable would spell it. NULL / EVP_EINVAL for a
- * knob out of range. evp_config_format returns 0 or EVP_EINVAL. */
+ * knob out of range. evp_config_format returns 0, or EVP_EINVAL for a knob
+ * out of range or a buffer too small (the text is then truncated). */
 const char *evp_config_knob_name(evp_knob_t knob);
 const char *evp_config_knob_doc(evp_knob_t knob);
 const char *evp_config_knob_accepts(evp_knob_t knob);
 int evp_config_format(const evp_config_t *cfg, evp_knob_t knob, char *buf, size_t len);
-const char *evp_config_source_name(evp_source_t src); /* "default", "environment", "explicit" */
+/* "default", "environment", "explicit"; NULL for a source out of range. */
+const char *evp_config_source_name(evp_source_t src);
 
 #ifdef __cplusplus
 }
