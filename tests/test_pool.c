@@ -1,0 +1,359 @@
+/* The pool on the host backend: sizing, growth to max and no further, both
+ * exhaustion policies, the wait timeout, stale and double returns, record
+ * and query through leases, reclaim from idle threads' caches, thread-exit
+ * flush, and teardown counts. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "harness.h"
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static evp_pool_t *make(evp_config_t cfg)
+{
+    evp_pool_t *p = NULL;
+    CHECK_RC(evp_pool_create(0, &cfg, &p), 0);
+    CHECK(p != NULL);
+    return p;
+}
+
+static void destroy_clean(evp_pool_t *p)
+{
+    evp_pool_stats_t st;
+    CHECK_RC(evp_pool_destroy(p, &st), 0);
+    CHECK_EQ(st.outstanding, 0);
+    CHECK_EQ(st.events_destroyed, st.events_created);
+}
+
+static void test_sizing_and_growth(void)
+{
+    /* Cache on and off: growth and the cap do not depend on it. */
+    const char *caches[] = {"0", "4"};
+    for (int ci = 0; ci < 2; ci++) {
+        evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "4", "EVPOOL_MAX", "10", "EVPOOL_ON_EXHAUST",
+                                             "fail", "EVPOOL_THREAD_CACHE", caches[ci], NULL));
+        evp_pool_stats_t st;
+        evp_pool_stats(p, &st);
+        CHECK_EQ(st.events_created, 4);
+        evp_lease_t l[11];
+        uint8_t seen[10] = {0};
+        for (int i = 0; i < 10; i++) {
+            CHECK_RC(evp_pool_lease(p, &l[i]), 0);
+            CHECK(l[i] != EVP_LEASE_NONE);
+            CHECK(evp_lease_slot(l[i]) < 10);
+            CHECK_EQ(seen[evp_lease_slot(l[i])]++, 0); /* ten distinct events */
+        }
+        CHECK_RC(evp_pool_lease(p, &l[10]), EVP_EAGAIN);
+        evp_pool_stats(p, &st);
+        CHECK_EQ(st.events_created, 10); /* grew to max and no further */
+        CHECK_EQ(st.outstanding, 10);
+        CHECK_EQ(st.exhaust_fails, 1);
+        for (int i = 0; i < 10; i++)
+            CHECK_RC(evp_pool_return(p, l[i]), 0);
+        evp_pool_stats(p, &st);
+        CHECK_EQ(st.leases, 10);
+        CHECK_EQ(st.returns, 10);
+        CHECK_EQ(st.outstanding, 0);
+        destroy_clean(p);
+    }
+}
+
+static void test_wait_timeout_honoured(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "1", "EVPOOL_MAX", "1", "EVPOOL_WAIT_TIMEOUT_US",
+                                         "50000", NULL));
+    evp_lease_t a, b;
+    CHECK_RC(evp_pool_lease(p, &a), 0);
+    uint64_t t0 = now_ns();
+    CHECK_RC(evp_pool_lease(p, &b), EVP_EAGAIN);
+    uint64_t waited = now_ns() - t0;
+    CHECK(waited >= 50000000u); /* waited the whole timeout... */
+    CHECK(waited < 5000000000u); /* ...and returned (generous bound: shared machines) */
+    evp_pool_stats_t st;
+    evp_pool_stats(p, &st);
+    CHECK_EQ(st.exhaust_waits, 1);
+    CHECK_EQ(st.exhaust_fails, 1);
+    CHECK(st.exhaust_wait_ns >= 50000000u);
+    CHECK_RC(evp_pool_return(p, a), 0);
+    destroy_clean(p);
+    /* Timeout 0 under wait: one look, then EVP_EAGAIN. */
+    p = make(evp_test_config("EVPOOL_SIZE", "1", "EVPOOL_MAX", "1", "EVPOOL_WAIT_TIMEOUT_US", "0", NULL));
+    CHECK_RC(evp_pool_lease(p, &a), 0);
+    CHECK_RC(evp_pool_lease(p, &b), EVP_EAGAIN);
+    CHECK_RC(evp_pool_return(p, a), 0);
+    destroy_clean(p);
+}
+
+struct holder {
+    evp_pool_t *p;
+    evp_lease_t lease;
+    uint64_t delay_ns;
+};
+
+static void *return_later(void *arg)
+{
+    struct holder *h = arg;
+    struct timespec ts = {0, (long)h->delay_ns};
+    nanosleep(&ts, NULL);
+    CHECK_RC(evp_pool_return(h->p, h->lease), 0);
+    return NULL;
+}
+
+static void test_wait_gets_returned_event(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "1", "EVPOOL_MAX", "1", "EVPOOL_WAIT_TIMEOUT_US",
+                                         "10000000", NULL));
+    struct holder h = {.p = p, .delay_ns = 20000000};
+    CHECK_RC(evp_pool_lease(p, &h.lease), 0);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, return_later, &h) == 0);
+    evp_lease_t l;
+    CHECK_RC(evp_pool_lease(p, &l), 0); /* waits for the other thread's return */
+    CHECK_EQ(evp_lease_slot(l), evp_lease_slot(h.lease));
+    CHECK(l != h.lease); /* same event, new generation */
+    pthread_join(t, NULL);
+    evp_pool_stats_t st;
+    evp_pool_stats(p, &st);
+    CHECK_EQ(st.exhaust_waits, 1);
+    CHECK_EQ(st.exhaust_fails, 0);
+    CHECK_RC(evp_pool_return(p, l), 0);
+    destroy_clean(p);
+}
+
+static void test_stale_and_double_return(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "2", "EVPOOL_MAX", "2", "EVPOOL_ON_EXHAUST", "fail", NULL));
+    evp_lease_t a, b;
+    CHECK_RC(evp_pool_lease(p, &a), 0);
+    CHECK_RC(evp_pool_return(p, a), 0);
+    CHECK_RC(evp_pool_return(p, a), EVP_ESTALE); /* double return */
+    void *ev;
+    CHECK_RC(evp_pool_record(p, a, NULL), EVP_ESTALE); /* use after return */
+    CHECK_RC(evp_pool_query(p, a), EVP_ESTALE);
+    CHECK_RC(evp_pool_event(p, a, &ev), EVP_ESTALE);
+    /* The slot comes back with a new generation; the old lease stays stale. */
+    CHECK_RC(evp_pool_lease(p, &b), 0);
+    CHECK_EQ(evp_lease_slot(b), evp_lease_slot(a));
+    CHECK(evp_lease_gen(b) == evp_lease_gen(a) + 1);
+    CHECK_RC(evp_pool_return(p, a), EVP_ESTALE); /* must not free b's event */
+    CHECK_RC(evp_pool_record(p, b, NULL), 0);
+    CHECK_RC(evp_pool_query(p, b), 1);
+    /* Nothing was corrupted: exactly two distinct events can be leased. */
+    evp_lease_t c, d;
+    CHECK_RC(evp_pool_lease(p, &c), 0);
+    CHECK(evp_lease_slot(c) != evp_lease_slot(b));
+    CHECK_RC(evp_pool_lease(p, &d), EVP_EAGAIN);
+    /* Not leases of this pool. */
+    CHECK_RC(evp_pool_return(p, EVP_LEASE_NONE), EVP_EINVAL);
+    CHECK_RC(evp_pool_return(p, ((evp_lease_t)1 << 24) | 2), EVP_EINVAL); /* slot 2 >= max */
+    CHECK_RC(evp_pool_return(NULL, b), EVP_EINVAL);
+    CHECK_RC(evp_pool_lease(p, NULL), EVP_EINVAL);
+    CHECK_RC(evp_pool_event(p, b, NULL), EVP_EINVAL);
+    evp_pool_stats_t st;
+    evp_pool_stats(p, &st);
+    CHECK_EQ(st.stale_returns, 2);
+    CHECK_RC(evp_pool_return(p, b), 0);
+    CHECK_RC(evp_pool_return(p, c), 0);
+    destroy_clean(p);
+}
+
+static _Atomic int g_gate;
+
+static void wait_gate(void *arg)
+{
+    while (!atomic_load(&g_gate)) {
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void test_record_and_query(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "2", NULL));
+    evp_host_stream_t *s;
+    CHECK_RC(evp_host_stream_create(&s), 0);
+    evp_lease_t l;
+    CHECK_RC(evp_pool_lease(p, &l), 0);
+    /* Never recorded: must not read as complete. */
+    CHECK_RC(evp_pool_query(p, l), EVP_ENODATA);
+    atomic_store(&g_gate, 0);
+    CHECK_RC(evp_host_stream_enqueue(s, wait_gate, NULL), 0);
+    CHECK_RC(evp_pool_record(p, l, s), 0);
+    CHECK_RC(evp_pool_query(p, l), 0); /* the stream is blocked behind the gate */
+    atomic_store(&g_gate, 1);
+    CHECK_RC(evp_host_stream_synchronize(s), 0);
+    CHECK_RC(evp_pool_query(p, l), 1);
+    void *ev = NULL;
+    CHECK_RC(evp_pool_event(p, l, &ev), 0);
+    CHECK(ev != NULL);
+    CHECK_RC(evp_pool_return(p, l), 0);
+    /* The next holder of the same event starts with nothing recorded. */
+    evp_lease_t m;
+    CHECK_RC(evp_pool_lease(p, &m), 0);
+    CHECK_EQ(evp_lease_slot(m), evp_lease_slot(l));
+    CHECK_RC(evp_pool_query(p, m), EVP_ENODATA);
+    CHECK_RC(evp_pool_return(p, m), 0);
+    evp_host_stream_destroy(s);
+    destroy_clean(p);
+}
+
+struct parker {
+    evp_pool_t *p;
+    int n;
+    pthread_barrier_t *parked, *release;
+};
+
+/* Leases n events, returns them (parking some in its cache), then idles. */
+static void *park_and_idle(void *arg)
+{
+    struct parker *k = arg;
+    evp_lease_t l[64];
+    for (int i = 0; i < k->n; i++)
+        CHECK_RC(evp_pool_lease(k->p, &l[i]), 0);
+    for (int i = 0; i < k->n; i++)
+        CHECK_RC(evp_pool_return(k->p, l[i]), 0);
+    pthread_barrier_wait(k->parked);
+    pthread_barrier_wait(k->release);
+    return NULL;
+}
+
+static void test_reclaim_from_idle_cache(void)
+{
+    /* All 16 events pass through a thread that then idles with up to 8 of
+     * them parked; another thread must still get all 16 (fail policy: no
+     * waiting, so only reclaim can make this pass). */
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "16", "EVPOOL_MAX", "16", "EVPOOL_THREAD_CACHE", "8",
+                                         "EVPOOL_ON_EXHAUST", "fail", NULL));
+    pthread_barrier_t parked, release;
+    pthread_barrier_init(&parked, NULL, 2);
+    pthread_barrier_init(&release, NULL, 2);
+    struct parker k = {.p = p, .n = 16, .parked = &parked, .release = &release};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, park_and_idle, &k) == 0);
+    pthread_barrier_wait(&parked);
+    evp_lease_t l[16];
+    for (int i = 0; i < 16; i++)
+        CHECK_RC(evp_pool_lease(p, &l[i]), 0);
+    evp_pool_stats_t st;
+    evp_pool_stats(p, &st);
+    CHECK(st.steals >= 1);
+    CHECK_EQ(st.events_created, 16);
+    for (int i = 0; i < 16; i++)
+        CHECK_RC(evp_pool_return(p, l[i]), 0);
+    pthread_barrier_wait(&release);
+    pthread_join(t, NULL);
+    pthread_barrier_destroy(&parked);
+    pthread_barrier_destroy(&release);
+    destroy_clean(p);
+}
+
+static void *lease_return_exit(void *arg)
+{
+    evp_pool_t *p = arg;
+    evp_lease_t l[8];
+    for (int i = 0; i < 8; i++)
+        CHECK_RC(evp_pool_lease(p, &l[i]), 0);
+    for (int i = 0; i < 8; i++)
+        CHECK_RC(evp_pool_return(p, l[i]), 0);
+    return NULL; /* the thread's cache is flushed here */
+}
+
+static void test_thread_exit_flushes(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "8", "EVPOOL_MAX", "8", "EVPOOL_THREAD_CACHE", "8",
+                                         "EVPOOL_ON_EXHAUST", "fail", NULL));
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, lease_return_exit, p) == 0);
+    pthread_join(t, NULL);
+    evp_lease_t l[8];
+    for (int i = 0; i < 8; i++)
+        CHECK_RC(evp_pool_lease(p, &l[i]), 0);
+    evp_pool_stats_t st;
+    evp_pool_stats(p, &st);
+    CHECK_EQ(st.steals, 0); /* found in the depot, not reclaimed */
+    for (int i = 0; i < 8; i++)
+        CHECK_RC(evp_pool_return(p, l[i]), 0);
+    destroy_clean(p);
+}
+
+static void test_teardown_reports_leaks(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "4", "EVPOOL_MAX", "6", NULL));
+    evp_lease_t l[6];
+    for (int i = 0; i < 6; i++)
+        CHECK_RC(evp_pool_lease(p, &l[i]), 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_RC(evp_pool_return(p, l[i]), 0);
+    evp_pool_stats_t st;
+    CHECK_RC(evp_pool_destroy(p, &st), 0);
+    CHECK_EQ(st.outstanding, 3); /* leases never returned */
+    CHECK_EQ(st.events_created, 6);
+    CHECK_EQ(st.events_destroyed, 6); /* every event, leaked or not, once */
+    CHECK_RC(evp_pool_destroy(NULL, NULL), EVP_EINVAL);
+}
+
+static void test_high_water(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "8", "EVPOOL_THREAD_CACHE", "0", NULL));
+    evp_lease_t l[5];
+    for (int i = 0; i < 5; i++)
+        CHECK_RC(evp_pool_lease(p, &l[i]), 0);
+    for (int i = 0; i < 5; i++)
+        CHECK_RC(evp_pool_return(p, l[i]), 0);
+    CHECK_RC(evp_pool_lease(p, &l[0]), 0);
+    CHECK_RC(evp_pool_return(p, l[0]), 0);
+    evp_pool_stats_t st;
+    evp_pool_stats(p, &st);
+    CHECK_EQ(st.high_water, 5);
+    destroy_clean(p);
+}
+
+static void test_create_errors(void)
+{
+    evp_pool_t *p = NULL;
+    evp_config_t cfg = evp_test_config(NULL);
+    CHECK_RC(evp_pool_create(0, &cfg, NULL), EVP_EINVAL);
+    CHECK_RC(evp_pool_create(-1, &cfg, &p), EVP_ENODEV);
+    CHECK_RC(evp_pool_create(EVP_HOST_DEVICES, &cfg, &p), EVP_ENODEV);
+    cfg.max = cfg.size - 1; /* inconsistent struct: validated at creation */
+    CHECK_RC(evp_pool_create(0, &cfg, &p), EVP_EINVAL);
+    CHECK(p == NULL);
+    /* From the environment: a bad value fails creation. */
+    setenv("EVPOOL_BACKEND", "host", 1);
+    setenv("EVPOOL_SIZE", "12abc", 1);
+    CHECK_RC(evp_pool_create(0, NULL, &p), EVP_EINVAL);
+    setenv("EVPOOL_SIZE", "3", 1);
+    CHECK_RC(evp_pool_create(1, NULL, &p), 0);
+    evp_config_t got;
+    evp_pool_config(p, &got);
+    CHECK_EQ(got.size, 3);
+    CHECK_EQ(got.max, 12);
+    CHECK_EQ(got.source[EVP_KNOB_SIZE], EVP_SRC_ENV);
+    CHECK_EQ(evp_pool_device(p), 1);
+    CHECK(strcmp(evp_pool_backend(p), "host") == 0);
+    unsetenv("EVPOOL_SIZE");
+    unsetenv("EVPOOL_BACKEND");
+    destroy_clean(p);
+}
+
+int main(void)
+{
+    TEST(test_sizing_and_growth);
+    TEST(test_wait_timeout_honoured);
+    TEST(test_wait_gets_returned_event);
+    TEST(test_stale_and_double_return);
+    TEST(test_record_and_query);
+    TEST(test_reclaim_from_idle_cache);
+    TEST(test_thread_exit_flushes);
+    TEST(test_teardown_reports_leaks);
+    TEST(test_high_water);
+    TEST(test_create_errors);
+    return 0;
+}
