@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317 # the step functions run through step "$@"
+# The whole GPU-machine run in one command:
+#
+#   tools/gpu-suite.sh OUTDIR [DEPS_DIR]
+#
+#   DEPS_DIR  optional: .deb files from `tools/offline-deps.sh fetch DIR`, for
+#             a machine that cannot install liburcu/ck itself; unpacked into
+#             build/offline-deps and put on pkg-config's path.
+#
+# Steps (each runs even if an earlier one failed; status and time of each go
+# to OUTDIR/summary.txt; the script exits non-zero if any failed):
+#   machine    nvidia-smi and environment facts        -> OUTDIR/machine.txt
+#   deps       unpack DEPS_DIR (only if given)          -> OUTDIR/log.txt
+#   configure  cmake --preset default (Release, benchmarks on)
+#   build      cmake --build --preset default
+#   ctest      every label, gpu tests included          -> OUTDIR/ctest.txt
+#   gpu-ran    the gpu-labelled tests ran (a skip = no usable GPU = failure)
+#   memcheck   each gpu-labelled test and examples/evpool-basic under
+#              compute-sanitizer --tool memcheck --leak-check full
+#                                                       -> OUTDIR/compute-sanitizer.txt
+#   bench      tools/bench.sh OUTDIR, if that script exists (its own files
+#              go to OUTDIR; its console output to OUTDIR/log.txt)
+#
+# OUTDIR stays flat with 5 files of this script's own, so that a transfer
+# limited to 8 files leaves 3 for tools/bench.sh. The CUDA Toolkit is taken
+# from $CUDA_HOME, else /usr/local/cuda.
+set -uo pipefail
+
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+  sed -n '3,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+  exit 2
+fi
+mkdir -p "$1" || exit 2
+out=$(cd "$1" && pwd)
+deps_dir=${2:-}
+[ -z "$deps_dir" ] || deps_dir=$(cd "$deps_dir" && pwd) || exit 2
+cd "$(dirname "$0")/.." || exit 2
+
+cuda=${CUDA_HOME:-/usr/local/cuda}
+jobs=$(nproc 2>/dev/null || echo 4)
+build=build/default
+summary=$out/summary.txt
+log=$out/log.txt
+: >"$summary"
+: >"$log"
+failed=0
+printf 'evpool gpu suite, %s\n\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" >>"$summary"
+
+# step NAME LOGFILE COMMAND...: runs COMMAND with its output appended to
+# LOGFILE (and shown), records PASS/FAIL and the time in summary.txt.
+step() {
+  local name=$1 file=$2 rc start secs
+  shift 2
+  printf '\n==== [%s] %s\n' "$name" "$*" | tee -a "$file"
+  start=$(date +%s)
+  "$@" 2>&1 | tee -a "$file"
+  rc=${PIPESTATUS[0]}
+  secs=$(($(date +%s) - start))
+  if [ "$rc" -eq 0 ]; then
+    printf '%-10s PASS            %5ss\n' "$name" "$secs" >>"$summary"
+  else
+    printf '%-10s FAIL (exit %3s) %5ss   see %s\n' "$name" "$rc" "$secs" "${file##*/}" >>"$summary"
+    failed=1
+  fi
+  printf '==== [%s] exit %s in %ss\n' "$name" "$rc" "$secs" | tee -a "$file"
+  return "$rc"
+}
+
+machine_facts() {
+  echo "date:      $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "host:      $(uname -srm)"
+  echo "os:        $(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-?}")"
+  echo "cpu:       $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+  echo "nproc:     $(nproc)"
+  echo "memory:    $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+  echo "cc:        $(cc --version 2>/dev/null | head -n1)"
+  echo "cmake:     $(cmake --version 2>/dev/null | head -n1)"
+  echo "nvcc:      $("$cuda/bin/nvcc" --version 2>/dev/null | grep -i release || echo "not found under $cuda")"
+  echo "sanitizer: $( ( "$(find_compute_sanitizer)" --version | grep -i version | head -n1 ) 2>/dev/null || echo "not found")"
+  echo "commit:    $(git rev-parse --short HEAD 2>/dev/null || echo 'unknown (no .git)')"
+  echo
+  nvidia-smi --query-gpu=index,name,driver_version,memory.total,compute_cap,pci.bus_id \
+    --format=csv 2>&1
+  echo
+  nvidia-smi 2>&1
+}
+
+# The compute-sanitizer executable: PATH, then the toolkit's usual places.
+find_compute_sanitizer() {
+  local cs
+  for cs in "$(command -v compute-sanitizer)" "$cuda/bin/compute-sanitizer" \
+    "$cuda/compute-sanitizer/compute-sanitizer"; do
+    [ -n "$cs" ] && [ -x "$cs" ] && { echo "$cs"; return 0; }
+  done
+  return 1
+}
+
+# Prints one shell command a line: each gpu-labelled test as CTest would run
+# it (working directory, environment, arguments), with "$@" where a wrapper
+# goes: bash -c "$line" _ WRAPPER ARGS... runs the test under WRAPPER.
+gpu_test_commands() {
+  ctest --test-dir "$build" -L gpu --show-only=json-v1 | python3 -c '
+import json, shlex, sys
+for t in json.load(sys.stdin).get("tests", []):
+    props = {p["name"]: p["value"] for p in t.get("properties", [])}
+    env = props.get("ENVIRONMENT", [])
+    cwd = props.get("WORKING_DIRECTORY", ".")
+    print("cd %s && env %s \"$@\" %s" % (shlex.quote(cwd), " ".join(map(shlex.quote, env)),
+                                       " ".join(map(shlex.quote, t["command"]))))
+'
+}
+
+# Every gpu-labelled test must have run and passed: a skip (exit 77) here
+# means the GPU was not usable, which is a failure on a GPU machine.
+gpu_tests_ran() {
+  local names n bad=0
+  names=$(ctest --test-dir "$build" -N -L gpu | sed -n 's/^ *Test *#[0-9]*: *//p')
+  [ -n "$names" ] || { echo "no gpu-labelled tests"; return 1; }
+  for n in $names; do
+    if grep -Eq "Test +#[0-9]+: $n \.* *Passed" "$out/ctest.txt"; then
+      echo "gpu test $n: ran and passed"
+    elif grep -Eq "Test +#[0-9]+: $n .*(Skipped|Not Run)" "$out/ctest.txt"; then
+      echo "gpu test $n: SKIPPED (no usable GPU?)"
+      bad=1
+    else
+      echo "gpu test $n: did not pass"
+      bad=1
+    fi
+  done
+  return "$bad"
+}
+
+# Runs each gpu test, and the example on the CUDA backend, under memcheck
+# with leak checking. A reported error or a non-zero exit fails the step.
+memcheck() {
+  local cs cmds line rc bad=0
+  cs=$(find_compute_sanitizer) || { echo "compute-sanitizer not found (PATH, $cuda)"; return 127; }
+  cmds=$(gpu_test_commands) || return 1
+  [ -n "$cmds" ] || { echo "no gpu-labelled tests"; return 1; }
+  cmds+=$'\n''env EVPOOL_BACKEND=cuda "$@" '"$(printf '%q' "$PWD/$build/examples/evpool-basic") 2000 8"
+  while IFS= read -r line; do
+    echo
+    echo "---- $line"
+    # The lines are ctest's own test commands, shell-quoted by python above.
+    bash -c "$line" _ "$cs" --tool memcheck --leak-check full --error-exitcode 99
+    rc=$?
+    [ "$rc" -eq 0 ] || { echo "---- FAILED: exit $rc"; bad=1; }
+  done <<<"$cmds"
+  return "$bad"
+}
+
+step machine "$out/machine.txt" machine_facts
+if [ -n "$deps_dir" ]; then
+  prefix=$PWD/build/offline-deps
+  rm -rf "$prefix"
+  if step deps "$log" tools/offline-deps.sh unpack "$deps_dir" "$prefix"; then
+    eval "$(tools/offline-deps.sh env "$prefix")"
+    env | grep -E '^(PKG_CONFIG|LD_LIBRARY_PATH)' >>"$log"
+  fi
+fi
+if step configure "$log" cmake --preset default -DCUDAToolkit_ROOT="$cuda" &&
+  step build "$log" cmake --build --preset default -j "$jobs"; then
+  step ctest "$out/ctest.txt" ctest --preset default --output-on-failure
+  step gpu-ran "$out/ctest.txt" gpu_tests_ran
+  step memcheck "$out/compute-sanitizer.txt" memcheck
+  if [ -x tools/bench.sh ]; then
+    step bench "$log" tools/bench.sh "$out"
+  else
+    echo "bench      not run: tools/bench.sh does not exist" >>"$summary"
+  fi
+else
+  echo "ctest, gpu-ran, memcheck, bench: not run (no build)" >>"$summary"
+fi
+
+nfiles=$(find "$out" -mindepth 1 | wc -l)
+if [ "$nfiles" -gt 8 ] || [ -n "$(find "$out" -mindepth 1 -type d)" ]; then
+  echo "outdir     FAIL: $nfiles entries in $out (at most 8 files, flat)" >>"$summary"
+  failed=1
+fi
+{
+  echo
+  grep -h -e 'tests passed, .* tests failed out of' "$out/ctest.txt" 2>/dev/null
+  grep -h -e '^========= ERROR SUMMARY' "$out/compute-sanitizer.txt" 2>/dev/null | sort | uniq -c
+  echo
+  [ $failed -eq 0 ] && echo "RESULT: PASS" || echo "RESULT: FAIL"
+} >>"$summary"
+echo
+cat "$summary"
+exit $failed

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The test command: installs the build dependencies if any is missing
+# (tools/deps.sh), configures a CMake preset with warnings as errors, builds
+# it and runs its CTest suite. Exits non-zero on any failure.
+#
+#   tools/test.sh          # preset default (Release): every label; the gpu
+#                          # tests exit 77 (skipped) without a usable GPU
+#   tools/test.sh asan     # or tsan, debug; asan and tsan run the labels
+#                          # unit|stress only (their test presets say so)
+#
+# The CUDA Toolkit is taken from $CUDA_HOME, else /usr/local/cuda. Build
+# trees are build/<preset>. Extra arguments go to ctest (e.g. -R stress).
+set -euo pipefail
+
+preset=${1:-default}
+case "$preset" in
+  default | debug | asan | tsan) ;;
+  -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "tools/test.sh: unknown preset '$preset' (default|debug|asan|tsan)" >&2; exit 2 ;;
+esac
+shift $(($# > 0 ? 1 : 0))
+
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+
+tools/deps.sh
+cmake --preset "$preset" -DEVPOOL_WERROR=ON -DCUDAToolkit_ROOT="${CUDA_HOME:-/usr/local/cuda}"
+cmake --build --preset "$preset" -j "$jobs"
+ctest --preset "$preset" --output-on-failure "$@"
