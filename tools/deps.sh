@@ -5,7 +5,7 @@
 # $CUDA_HOME (default /usr/local/cuda).
 set -euo pipefail
 
-pkgs=(build-essential cmake pkg-config liburcu-dev libck-dev libbenchmark-dev gnuplot-nox)
+pkgs=(build-essential cmake pkg-config liburcu-dev libck-dev libbenchmark-dev gnuplot-nox jq)
 
 missing=()
 for p in "${pkgs[@]}"; do

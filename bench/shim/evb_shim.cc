@@ -1,0 +1,236 @@
+// evb shim: registers the C benchmarks of bench/ with Google Benchmark and
+// exposes the running State to C (evb.h). The only C++ in the project.
+//
+// Kept to the API of Google Benchmark 1.7.1 (Debian bookworm), which 1.8.x
+// (the GPU machine) still has: RegisterBenchmark with a lambda, Setup and
+// Teardown as plain function pointers, AddCustomContext, KeepRunningBatch.
+
+#include "evb.h"
+
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+extern "C" {
+// bench/evb_context.c: machine, CPU and GPU facts for the JSON context.
+void evb_context_collect(void (*add)(const char *key, const char *value));
+}
+
+namespace {
+
+// A reusable barrier for evb_sync: generation counting, so a fast thread
+// re-entering for the next sync cannot slip through the previous one.
+class Barrier {
+ public:
+  void reset(int n) {
+    std::lock_guard<std::mutex> lk(mu_);
+    n_ = n;
+    waiting_ = 0;
+    generation_ = 0;
+  }
+  void wait() {
+    std::unique_lock<std::mutex> lk(mu_);
+    const unsigned long gen = generation_;
+    if (++waiting_ == n_) {
+      waiting_ = 0;
+      ++generation_;
+      cv_.notify_all();
+      return;
+    }
+    cv_.wait(lk, [&] { return generation_ != gen; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int n_ = 1;
+  int waiting_ = 0;
+  unsigned long generation_ = 0;
+};
+
+// One registered benchmark. Google Benchmark runs one benchmark instance at
+// a time, so one evb_run per slot is enough (setup fills it before the
+// threads start, teardown empties it after they joined).
+struct Slot {
+  evb_bench bench{};
+  std::string name;
+  evb_run run{};
+  int setup_rc = 0;
+  Barrier barrier;
+};
+
+std::vector<std::unique_ptr<Slot>> &slots() {
+  static std::vector<std::unique_ptr<Slot>> s;
+  return s;
+}
+
+void run_setup(size_t index, const benchmark::State &st) {
+  Slot &s = *slots()[index];
+  s.run = evb_run{};
+  s.run.bench = &s.bench;
+  s.run.threads = st.threads();
+  s.barrier.reset(st.threads());
+  s.setup_rc = s.bench.setup ? s.bench.setup(&s.run) : 0;
+  if (s.setup_rc != 0 && s.run.error[0] == '\0')
+    std::snprintf(s.run.error, sizeof s.run.error, "setup failed (%d)", s.setup_rc);
+}
+
+void run_teardown(size_t index, const benchmark::State &) {
+  Slot &s = *slots()[index];
+  if (s.bench.teardown) s.bench.teardown(&s.run);
+  s.run.ctx = nullptr;
+}
+
+// Setup/Teardown take plain function pointers without user data (1.7.1),
+// so each slot gets its own pair of instantiated trampolines.
+constexpr size_t kMaxBenches = 128;
+
+template <size_t I>
+void setup_trampoline(const benchmark::State &st) { run_setup(I, st); }
+template <size_t I>
+void teardown_trampoline(const benchmark::State &st) { run_teardown(I, st); }
+
+using Hook = void (*)(const benchmark::State &);
+template <size_t... I>
+constexpr std::pair<Hook, Hook> hooks_for(size_t i, std::index_sequence<I...>) {
+  constexpr Hook setups[] = {&setup_trampoline<I>...};
+  constexpr Hook teardowns[] = {&teardown_trampoline<I>...};
+  return {setups[i], teardowns[i]};
+}
+
+}  // namespace
+
+// The C handle: one per benchmark thread, on that thread's stack.
+struct evb_state {
+  benchmark::State *st;
+  Slot *slot;
+};
+
+extern "C" {
+
+int evb_cpu_count(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+const int *evb_default_threads(void) {
+  static std::vector<int> list = [] {
+    std::vector<int> v = {1, 2, 4, 8, 16, 2 * evb_cpu_count()};
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    v.push_back(0);
+    return v;
+  }();
+  return list.data();
+}
+
+void evb_register(const evb_bench *b) {
+  size_t index = slots().size();
+  if (index >= kMaxBenches) {
+    std::fprintf(stderr, "evb: more than %zu benchmarks; raise kMaxBenches\n", kMaxBenches);
+    std::abort();
+  }
+  slots().emplace_back(new Slot);
+  Slot *slot = slots().back().get();
+  slot->bench = *b;
+  slot->name = b->name;
+  slot->bench.name = slot->name.c_str();
+
+  benchmark::internal::Benchmark *bm = benchmark::RegisterBenchmark(
+      slot->name.c_str(), [slot](benchmark::State &st) {
+        evb_state es{&st, slot};
+        if (slot->setup_rc != 0) {
+          // Every thread reports the setup failure and still walks the loop:
+          // Google Benchmark's start/stop barriers count every thread.
+          st.SkipWithError(slot->run.error);
+          while (st.KeepRunning()) {
+          }
+          return;
+        }
+        slot->bench.fn(&es);
+      });
+  auto hooks = hooks_for(index, std::make_index_sequence<kMaxBenches>{});
+  bm->Setup(hooks.first)->Teardown(hooks.second)->Unit(benchmark::kNanosecond);
+  if (b->real_time) bm->UseRealTime();
+  for (const int *t = b->threads ? b->threads : evb_default_threads(); *t > 0; ++t)
+    bm->Threads(*t);
+}
+
+bool evb_keep_running(evb_state *st) { return st->st->KeepRunning(); }
+
+bool evb_keep_running_batch(evb_state *st, uint64_t n) {
+  return st->st->KeepRunningBatch(static_cast<benchmark::IterationCount>(n));
+}
+
+int evb_thread_index(const evb_state *st) { return static_cast<int>(st->st->thread_index()); }
+int evb_threads(const evb_state *st) { return static_cast<int>(st->st->threads()); }
+uint64_t evb_iterations(const evb_state *st) { return static_cast<uint64_t>(st->st->iterations()); }
+void *evb_user(const evb_state *st) { return st->slot->bench.user; }
+void *evb_ctx(const evb_state *st) { return st->slot->run.ctx; }
+const char *evb_name(const evb_state *st) { return st->slot->name.c_str(); }
+void evb_sync(evb_state *st) { st->slot->barrier.wait(); }
+
+void evb_counter_set(evb_state *st, const char *name, double value, int flags) {
+  int f = benchmark::Counter::kDefaults;
+  if (flags & EVB_COUNTER_RATE) f |= benchmark::Counter::kIsRate;
+  if (flags & EVB_COUNTER_AVG_THREADS) f |= benchmark::Counter::kAvgThreads;
+  st->st->counters[name] = benchmark::Counter(value, static_cast<benchmark::Counter::Flags>(f));
+}
+
+void evb_label_set(evb_state *st, const char *label) { st->st->SetLabel(label); }
+
+void evb_skip_with_error(evb_state *st, const char *msg) {
+  if (!st->st->error_occurred()) st->st->SkipWithError(msg);
+}
+
+bool evb_error_occurred(const evb_state *st) { return st->st->error_occurred(); }
+
+}  // extern "C"
+
+// EVB_MIN_TIME (seconds) becomes --benchmark_min_time in the spelling of the
+// library built against: 1.7.1 takes only a plain number, 1.8 wants a unit
+// ("0.02s") and warns once per benchmark without one. (MinTime() on each
+// benchmark would do too, but puts "/min_time:0.020" into every name.)
+static std::string evb_min_time_flag() {
+  const char *mt = std::getenv("EVB_MIN_TIME");
+  if (!mt || !*mt) return "";
+  char *end = nullptr;
+  double s = std::strtod(mt, &end);
+  if (end == mt || *end != '\0' || s <= 0) {
+    std::fprintf(stderr, "evb: EVB_MIN_TIME=%s is not a positive number of seconds; ignored\n", mt);
+    return "";
+  }
+  int major = 0, minor = 0;
+  std::sscanf(EVB_BENCHMARK_VERSION, "%d.%d", &major, &minor);
+  bool wants_unit = major > 1 || (major == 1 && minor >= 8);
+  return std::string("--benchmark_min_time=") + mt + (wants_unit ? "s" : "");
+}
+
+int main(int argc, char **argv) {
+  // The flag goes first, so one given on the command line still wins.
+  std::string min_time = evb_min_time_flag();
+  std::vector<char *> args(argv, argv + argc);
+  if (!min_time.empty()) args.insert(args.begin() + 1, &min_time[0]);
+  args.push_back(nullptr);
+  argc = static_cast<int>(args.size()) - 1;
+  argv = args.data();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  evb_context_collect([](const char *key, const char *value) {
+    benchmark::AddCustomContext(key, value);
+  });
+  evb_register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
