@@ -1,23 +1,66 @@
 #!/usr/bin/env bash
 # Installs the Debian packages evpool builds against, if any is missing.
 # Idempotent; needs root (or sudo) only when something must be installed.
-# The CUDA Toolkit itself is not a Debian package here: it is expected at
+#
+# What is needed is checked by function first (a compiler, cmake, pkg-config
+# finding liburcu-memb and ck, Google Benchmark's header), so a machine that
+# has them some other way — an offline GPU node with
+# `eval "$(tools/offline-deps.sh env PREFIX)"`, a source-built benchmark —
+# installs nothing. jq and gnuplot only serve the benchmark's table and
+# picture: they are installed with the rest, but their absence alone does
+# not send an offline machine to apt.
+#
+#   EVPOOL_OFFLINE=1   never call apt-get: report what is missing, and fail
+#                      only if a build requirement is.
+#
+# The CUDA Toolkit is not a Debian package here: it is expected at
 # $CUDA_HOME (default /usr/local/cuda).
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config liburcu-dev libck-dev libbenchmark-dev gnuplot-nox jq)
 
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# A build requirement that is not there, by what it is for.
+missing_required() {
+  have cc || echo "C compiler (build-essential)"
+  have c++ || echo "C++ compiler (build-essential)"
+  have cmake || echo "cmake"
+  have pkg-config || echo "pkg-config"
+  if have pkg-config; then
+    pkg-config --exists liburcu-memb || echo "liburcu-memb (liburcu-dev)"
+    pkg-config --exists ck || echo "ck (libck-dev)"
+  fi
+  if have c++; then
+    echo '#include <benchmark/benchmark.h>' | c++ -E -x c++ - >/dev/null 2>&1 ||
+      echo "Google Benchmark (libbenchmark-dev)"
+  fi
+}
+
+required=$(missing_required)
+optional=""
+have jq || optional+=" jq"
+have gnuplot || optional+=" gnuplot-nox"
+
+if [ -z "$required" ] && { [ -z "$optional" ] || [ "${EVPOOL_OFFLINE:-0}" = 1 ]; }; then
+  [ -z "$optional" ] || echo "evpool deps: offline; without$optional the benchmark table/plot are skipped" >&2
+  exit 0
+fi
+if [ "${EVPOOL_OFFLINE:-0}" = 1 ]; then
+  echo "evpool deps: missing (EVPOOL_OFFLINE=1, not installing):" >&2
+  echo "$required" | sed 's/^/  /' >&2
+  exit 1
+fi
+
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
+[ ${#missing[@]} -gt 0 ] || exit 0
 echo "evpool deps: installing ${missing[*]}" >&2
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "evpool deps: need root to install ${missing[*]}" >&2; exit 1; }
+  have sudo || { echo "evpool deps: need root to install ${missing[*]}" >&2; exit 1; }
   sudo=sudo
 fi
 export DEBIAN_FRONTEND=noninteractive
