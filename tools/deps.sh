@@ -10,7 +10,7 @@
 # picture: they are installed with the rest, but their absence alone does
 # not send an offline machine to apt.
 #
-#   EVPOOL_OFFLINE=1   never call apt-get: report what is missing, and fail
+#   DEPS_OFFLINE=1   never call apt-get: report what is missing, and fail
 #                      only if a build requirement is.
 #
 # The CUDA Toolkit is not a Debian package here: it is expected at
@@ -42,12 +42,12 @@ optional=""
 have jq || optional+=" jq"
 have gnuplot || optional+=" gnuplot-nox"
 
-if [ -z "$required" ] && { [ -z "$optional" ] || [ "${EVPOOL_OFFLINE:-0}" = 1 ]; }; then
+if [ -z "$required" ] && { [ -z "$optional" ] || [ "${DEPS_OFFLINE:-0}" = 1 ]; }; then
   [ -z "$optional" ] || echo "evpool deps: offline; without$optional the benchmark table/plot are skipped" >&2
   exit 0
 fi
-if [ "${EVPOOL_OFFLINE:-0}" = 1 ]; then
-  echo "evpool deps: missing (EVPOOL_OFFLINE=1, not installing):" >&2
+if [ "${DEPS_OFFLINE:-0}" = 1 ]; then
+  echo "evpool deps: missing (DEPS_OFFLINE=1, not installing):" >&2
   echo "$required" | sed 's/^/  /' >&2
   exit 1
 fi
