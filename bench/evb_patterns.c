@@ -6,6 +6,16 @@
 #include <string.h>
 
 
+uint32_t evb_pattern_capacity(int threads)
+{
+    /* queued + parked in submitters' caches + the progress thread's cache */
+    uint64_t need = (uint64_t)threads * (EVB_SPSC_CAP + 16u) + 16u;
+    uint32_t cap = EVB_POOL_CAPACITY;
+    while (cap < need)
+        cap <<= 1;
+    return cap;
+}
+
 int evb_pattern_setup(evb_run *run)
 {
     const evb_pattern_spec *spec = run->bench->user;
@@ -19,7 +29,11 @@ int evb_pattern_setup(evb_run *run)
     run->ctx = ctx; /* teardown frees whatever got built */
     if (evb_results_init(&ctx->results, run->threads, run->error, sizeof run->error) != 0)
         return -1;
-    if (spec->impl->create(&spec->params, &ctx->pool, run->error, sizeof run->error) != 0) {
+    evb_impl_params params = spec->params;
+    if (params.capacity != 0) /* 0: unbounded (cudaEventCreate per lease) */
+        params.capacity = evb_pattern_capacity(run->threads);
+    ctx->capacity = params.capacity;
+    if (spec->impl->create(&params, &ctx->pool, run->error, sizeof run->error) != 0) {
         ctx->pool = NULL;
         return -1;
     }
@@ -133,6 +147,7 @@ void evb_pattern_finish(evb_state *st, evb_pattern_ctx *ctx)
     evb_results_publish(st, &ctx->results);
     if (ctx->queue)
         evb_counter_set(st, "progress_returns", (double)ctx->progress_returns, EVB_COUNTER_PLAIN);
+    evb_counter_set(st, "capacity", (double)ctx->capacity, EVB_COUNTER_PLAIN);
     if (ctx->impl->label)
         evb_label_set(st, ctx->impl->label(ctx->pool));
 

@@ -33,8 +33,10 @@
 
 /* Events every pool holds in the pattern benchmarks: the same capacity for
  * evpool and the bounded baselines. Large enough that no pattern exhausts
- * it (in flight: at most 32 submitters x EVB_SPSC_CAP, plus what thread
- * caches park), so these runs measure handing out, not waiting. */
+ * it (in flight: at most threads x EVB_SPSC_CAP queued, plus what up to 16
+ * per thread caches park), so these runs measure handing out, not waiting:
+ * 4096 up to 32 threads, the next power of two above that bound beyond
+ * (evb_pattern_capacity). */
 #define EVB_POOL_CAPACITY 4096u
 
 /* Items one submitter may have queued for the progress thread. */
@@ -72,6 +74,7 @@ static inline bool evb_spsc_push(evb_spsc *q, uint64_t item)
 typedef struct evb_pattern_ctx {
     const evb_impl *impl;
     void *pool;
+    uint32_t capacity;           /* events the pool holds (0 = unbounded) */
     evb_results results;
     /* cross_thread only */
     evb_spsc *queue;             /* [threads], one per submitter */
@@ -93,6 +96,9 @@ typedef struct evb_pattern_spec {
     bool cross;                   /* cross_thread: start a progress thread */
     void *(*progress)(void *ctx); /* the impl's instantiated progress loop */
 } evb_pattern_spec;
+
+/* EVB_POOL_CAPACITY, or more for so many threads that it could run out. */
+uint32_t evb_pattern_capacity(int threads);
 
 int evb_pattern_setup(evb_run *run);
 void evb_pattern_teardown(evb_run *run);

@@ -17,7 +17,7 @@ jq -r '.context as $c |
   "- date: \($c.date // "?"), evpool \($c.evpool_version // "?") at \($c.git_commit // "unknown commit"), mode \($c.evb_mode // "?")",
   "- CPU: \($c.cpu_model // "?"), \($c.num_cpus // "?") CPUs; load average at start \(($c.load_avg // []) | map(. * 100 | round / 100 | tostring) | join(" "))",
   "- GPU: \($c.gpu_name // "?"); NVIDIA driver \($c.nvidia_driver // "?"); CUDA driver API \($c.cuda_driver_api // "?"), runtime \($c.cuda_runtime // "?")",
-  "- evpool backend: \($c.evpool_backend // "?"); pool capacity in the pattern runs \($c.evb_pool_capacity // "?"); timer \($c.evb_clock // "?") (\($c.evb_timer_ns // "?") ns per timed interval, included in the percentiles); run deadline \($c.evb_deadline_s // "?") s",
+  "- evpool backend: \($c.evpool_backend // "?"); pool capacity in the pattern runs \($c.evb_pool_capacity // "?") (more beyond 32 threads: the capacity counter); timer \($c.evb_clock // "?") (\($c.evb_timer_ns // "?") ns per timed interval, included in the percentiles); run deadline \($c.evb_deadline_s // "?") s",
   ""' "$json"
 
 # One TSV row per run: group, impl, threads, status, counters, error.
