@@ -22,7 +22,8 @@ jq -r '.context as $c |
 
 # One TSV row per run: group, impl, threads, status, counters, error.
 # With --benchmark_repetitions the median aggregate comes after the
-# iterations and replaces them (awk keeps the last row per key).
+# iterations and replaces them (awk keeps the last row per key), unless a
+# repetition failed (then there is no aggregate, and the run is failed).
 jq -r '
   def n(x): if x == null then "" else (x | tostring) end;
   .benchmarks[]
@@ -59,7 +60,10 @@ function note(msg) {
   if (!(g in gseen)) { gseen[g] = 1; groups[++ngroups] = g; }
   if (!((g, im) in iseen)) { iseen[g, im] = 1; impls[g, ++nimpl[g]] = im; }
   if (!((g, t) in tseen)) { tseen[g, t] = 1; thr[g, ++nthr[g]] = t; }
-  st[k] = $4; ns[k] = $5; mops[k] = $6; p50[k] = $7; p99[k] = $8; p999[k] = $9;
+  # A run with several repetitions is as bad as its worst one: one that did
+  # not finish makes the run "DNF" even if another repetition finished.
+  if ($4 != "ok") bad[k] = $4;
+  st[k] = (k in bad) ? bad[k] : $4; ns[k] = $5; mops[k] = $6; p50[k] = $7; p99[k] = $8; p999[k] = $9;
   mx[k] = $10; eagain[k] = $11; tmo[k] = $12; ratio[k] = $13; waits[k] = $14;
   steals[k] = $15; retire[k] = $16; err[k] = $17;
   # A missing GPU is one note for all its runs; anything else, one per run.

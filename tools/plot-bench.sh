@@ -28,8 +28,15 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # One data file per pattern and implementation: threads, ns/op/thread, Mops/s.
-jq -r '.benchmarks[]
-  | select((.run_type == "iteration" or .aggregate_name == "median") and (.error_occurred | not))
+# With --benchmark_repetitions a run has iterations and aggregates under one
+# run_name: its median is the point, alone. A run with any failed repetition
+# has no point.
+jq -r '[.benchmarks[] | select(.aggregate_name == "median") | .run_name] as $medians
+  | [.benchmarks[] | select(.error_occurred) | .run_name] as $failed
+  | .benchmarks[]
+  | select(.run_name as $r | $failed | index([$r]) | not)
+  | select(.aggregate_name == "median"
+           or (.run_type == "iteration" and (.run_name as $r | $medians | index([$r]) | not)))
   | (.run_name | split("/")) as $p
   | select($p[0] == "same_thread" or $p[0] == "cross_thread")
   | [$p[0], $p[1], .threads, .ns_per_op, .Mops_per_s] | @tsv' "$json" |
@@ -41,7 +48,7 @@ jq -r '.benchmarks[]
 jq -r '.benchmarks[]
   | select(.run_type == "iteration" and .error_occurred and (.error_message | test("did not finish")))
   | (.run_name | split("/")) as $p | [$p[0], $p[1], .threads] | @tsv' "$json" |
-  awk -F'\t' -v dir="$tmp" '{ f = dir "/" $1 "__" $2 ".dnf"; printf "%s%s", (seen[f]++ ? "," : ""), $3 > f }'
+  awk -F'\t' -v dir="$tmp" '{ f = dir "/" $1 "__" $2 ".dnf"; if (!done[f, $3]++) printf "%s%s", (seen[f]++ ? "," : ""), $3 > f }'
 
 title=$(jq -r '.context | "\(.host_name // "?"): \(.cpu_model // "?"), \(.num_cpus // "?") CPUs; GPU \(.gpu_name // "?"); evpool backend \(.evpool_backend // "?"); \(.date // "")"' "$json")
 threads=$(jq -r '[.benchmarks[] | .threads] | unique | map(tostring) | join(",")' "$json")
