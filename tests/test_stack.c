@@ -1,6 +1,6 @@
-/* The depot stack: LIFO order, bulk claims, and conservation under
- * concurrent bulk push/pop (every id present exactly once at the end, and
- * never owned by two threads at once). */
+/* The depot stack of chains: LIFO order, chain contents kept whole, empty,
+ * and conservation under concurrent push/pop (every value present exactly
+ * once at the end, never owned by two threads at once). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -8,90 +8,104 @@
 #include "harness.h"
 #include "pool/stack.h"
 
-static void test_lifo_and_bulk(void)
+static void test_lifo_and_chains(void)
 {
     struct evp_stack s;
-    CHECK_RC(evp_stack_init(&s, 16), 0);
-    uint32_t out[16];
-    CHECK_EQ(evp_stack_pop(&s, out, 4), 0); /* empty */
-    uint32_t a[] = {3, 4, 5};
-    evp_stack_push(&s, a, 3);
-    uint32_t b[] = {9};
-    evp_stack_push(&s, b, 1);
-    CHECK_EQ(evp_stack_pop(&s, out, 2), 2);
-    CHECK_EQ(out[0], 9);
-    CHECK_EQ(out[1], 3);
-    CHECK_EQ(evp_stack_pop(&s, out, 16), 2);
-    CHECK_EQ(out[0], 4);
-    CHECK_EQ(out[1], 5);
-    CHECK_EQ(evp_stack_pop(&s, out, 16), 0);
-    /* id 0 and the last id are ordinary ids. */
-    uint32_t c[] = {0, 15};
-    evp_stack_push(&s, c, 2);
-    CHECK_EQ(evp_stack_pop(&s, out, 1), 1);
-    CHECK_EQ(out[0], 0);
-    CHECK_EQ(evp_stack_pop(&s, out, 1), 1);
-    CHECK_EQ(out[0], 15);
+    CHECK_RC(evp_stack_init(&s, 16, 4), 0);
+    uint64_t out[4];
+    CHECK_EQ(evp_stack_pop(&s, out), 0); /* empty */
+    uint64_t a[] = {300, 301, 302};
+    evp_stack_push(&s, 3, a, 3);
+    uint64_t b[] = {900};
+    evp_stack_push(&s, 9, b, 1);
+    CHECK_EQ(atomic_load(&s.items), 4);
+    CHECK_EQ(evp_stack_pop(&s, out), 1);
+    CHECK_EQ(out[0], 900);
+    CHECK_EQ(evp_stack_pop(&s, out), 3);
+    CHECK_EQ(out[0], 300);
+    CHECK_EQ(out[2], 302);
+    CHECK_EQ(evp_stack_pop(&s, out), 0);
+    CHECK_EQ(atomic_load(&s.items), 0);
+    /* Node 0 and the last node are ordinary; a full-width chain. */
+    uint64_t c[] = {1, 2, 3, 4};
+    evp_stack_push(&s, 0, c, 4);
+    evp_stack_push(&s, 15, b, 1);
+    CHECK_EQ(evp_stack_pop(&s, out), 1);
+    CHECK_EQ(evp_stack_pop(&s, out), 4);
+    CHECK_EQ(out[3], 4);
     evp_stack_fini(&s);
+    CHECK_RC(evp_stack_init(&s, 0, 4), EVP_EINVAL);
+    CHECK_RC(evp_stack_init(&s, 4, EVP_STACK_WIDTH_MAX + 1), EVP_EINVAL);
 }
 
-#define NIDS 64
+#define NVALS 64
+#define WIDTH 4
 #define THREADS 8
 #define ROUNDS 50000
 
 static struct evp_stack g_stack;
-static _Atomic int g_owner[NIDS]; /* 0 free, else owning thread + 1 */
+static _Atomic int g_owner[NVALS]; /* 0 free, else owning thread + 1 */
 
+/* Pops chains (a value's node is the value itself for the chain head) and
+ * pushes back what it holds regrouped: chains change shape as they travel. */
 static void *churn(void *arg)
 {
     int me = (int)(intptr_t)arg + 1;
-    uint32_t held[NIDS];
+    uint64_t held[NVALS], chain[WIDTH];
     unsigned seed = (unsigned)me;
     for (int r = 0; r < ROUNDS; r++) {
-        uint32_t want = 1 + (uint32_t)(rand_r(&seed) % 8);
-        uint32_t k = evp_stack_pop(&g_stack, held, want);
-        CHECK(k <= want);
+        uint32_t k = 0, pops = 1 + (uint32_t)(rand_r(&seed) % 3);
+        for (uint32_t i = 0; i < pops; i++)
+            k += evp_stack_pop(&g_stack, &held[k]);
         for (uint32_t i = 0; i < k; i++) {
             int expect = 0;
             if (!atomic_compare_exchange_strong(&g_owner[held[i]], &expect, me))
-                evp_test_fail(__FILE__, __LINE__, "id %u popped by %d while owned by %d", held[i], me, expect);
+                evp_test_fail(__FILE__, __LINE__, "value %llu popped by %d while owned by %d",
+                              (unsigned long long)held[i], me, expect);
         }
         for (uint32_t i = 0; i < k; i++) {
             int expect = me;
             CHECK(atomic_compare_exchange_strong(&g_owner[held[i]], &expect, 0));
         }
-        evp_stack_push(&g_stack, held, k);
+        for (uint32_t at = 0; at < k;) {
+            uint32_t n = 1 + (uint32_t)(rand_r(&seed) % WIDTH);
+            if (n > k - at)
+                n = k - at;
+            memcpy(chain, &held[at], n * sizeof chain[0]);
+            evp_stack_push(&g_stack, (uint32_t)chain[0], chain, n);
+            at += n;
+        }
     }
     return NULL;
 }
 
-static void count_id(uint32_t id, void *arg)
+static void count_vals(const uint64_t *vals, uint32_t n, void *arg)
 {
-    ((int *)arg)[id]++;
+    for (uint32_t i = 0; i < n; i++)
+        ((int *)arg)[vals[i]]++;
 }
 
 static void test_concurrent_conservation(void)
 {
-    CHECK_RC(evp_stack_init(&g_stack, NIDS), 0);
-    uint32_t all[NIDS];
-    for (uint32_t i = 0; i < NIDS; i++)
-        all[i] = i;
-    evp_stack_push(&g_stack, all, NIDS);
+    CHECK_RC(evp_stack_init(&g_stack, NVALS, WIDTH), 0);
+    for (uint64_t i = 0; i < NVALS; i++)
+        evp_stack_push(&g_stack, (uint32_t)i, &i, 1);
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++)
         CHECK(pthread_create(&t[i], NULL, churn, (void *)(intptr_t)i) == 0);
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
-    int seen[NIDS] = {0};
-    evp_stack_walk(&g_stack, count_id, seen);
-    for (int i = 0; i < NIDS; i++)
+    int seen[NVALS] = {0};
+    evp_stack_walk(&g_stack, count_vals, seen);
+    for (int i = 0; i < NVALS; i++)
         CHECK_EQ(seen[i], 1);
+    CHECK_EQ(atomic_load(&g_stack.items), NVALS);
     evp_stack_fini(&g_stack);
 }
 
 int main(void)
 {
-    TEST(test_lifo_and_bulk);
+    TEST(test_lifo_and_chains);
     TEST(test_concurrent_conservation);
     return 0;
 }

@@ -143,7 +143,10 @@ memcheck() {
     echo
     echo "---- $line"
     # The lines are ctest's own test commands, shell-quoted by python above.
-    bash -c "$line" _ "$cs" --tool memcheck --leak-check full --error-exitcode 99
+    # EVP_TEST_UNDER_SANITIZER: tests leave out the CUDA calls they make to
+    # see them fail (the plain ctest run covers those), which memcheck
+    # would report as API errors.
+    bash -c "$line" _ env EVP_TEST_UNDER_SANITIZER=1 "$cs" --tool memcheck --leak-check full --error-exitcode 99
     rc=$?
     [ "$rc" -eq 0 ] || { echo "---- FAILED: exit $rc"; bad=1; }
   done <<<"$cmds"

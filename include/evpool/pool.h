@@ -52,7 +52,10 @@ typedef struct evp_pool_stats {
     uint64_t returns;          /* successful returns */
     uint64_t outstanding;      /* leases - returns */
     uint64_t high_water;       /* most events out of the shared depot at once (leased or
-                                  parked in thread caches; exact when thread_cache == 0) */
+                                  parked in thread caches), sampled when a thread claims
+                                  from the depot: exact for one thread with thread_cache
+                                  0; with threads racing it may overstate by a chain, and
+                                  it never exceeds the events created */
     uint64_t exhaust_waits;    /* leases that had to wait for a free event */
     uint64_t exhaust_wait_ns;  /* total time spent in those waits */
     uint64_t exhaust_fails;    /* leases answered EVP_EAGAIN */

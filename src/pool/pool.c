@@ -37,37 +37,43 @@ static inline struct evp_slot *evp_pool_slot(evp_pool_t *p, evp_lease_t lease)
     return slot < p->max ? &p->slots[slot] : NULL;
 }
 
-static void evp_pool_held_add(evp_pool_t *p, uint64_t k)
+/* Events out of the depot now (approximate while others run: items is
+ * updated next to, not with, the head CAS). Folded into high_water. */
+static void evp_pool_sample_held(evp_pool_t *p)
 {
-    uint64_t now = atomic_fetch_add_explicit(&p->held, k, memory_order_relaxed) + k;
+    int64_t items = atomic_load_explicit(&p->depot.items, memory_order_relaxed);
+    int64_t created = (int64_t)atomic_load_explicit(&p->created, memory_order_relaxed);
+    /* items may lag a concurrent push/pop by one chain, or even read
+     * negative for a moment: clamp to what can be true. */
+    uint64_t now = items <= 0 ? (uint64_t)created : created > items ? (uint64_t)(created - items) : 0;
     uint64_t hw = atomic_load_explicit(&p->high_water, memory_order_relaxed);
     while (now > hw && !atomic_compare_exchange_weak_explicit(&p->high_water, &hw, now,
                                                               memory_order_relaxed, memory_order_relaxed))
         ;
 }
 
-static uint32_t evp_pool_depot_pop(evp_pool_t *p, uint32_t *ids, uint32_t n)
+static uint32_t evp_pool_depot_pop(evp_pool_t *p, uint64_t *leases)
 {
-    uint32_t k = evp_stack_pop(&p->depot, ids, n);
+    uint32_t k = evp_stack_pop(&p->depot, leases);
     if (k)
-        evp_pool_held_add(p, k);
+        evp_pool_sample_held(p);
     return k;
 }
 
-static void evp_pool_depot_push(evp_pool_t *p, const uint32_t *ids, uint32_t n)
+/* Pushes leases[0..n) as chains of at most one batch each. */
+static void evp_pool_depot_push(evp_pool_t *p, const uint64_t *leases, uint32_t n)
 {
-    if (!n)
-        return;
-    atomic_fetch_sub_explicit(&p->held, n, memory_order_relaxed);
-    evp_stack_push(&p->depot, ids, n);
+    for (uint32_t at = 0; at < n; at += p->batch) {
+        uint32_t k = n - at < p->batch ? n - at : p->batch;
+        evp_stack_push(&p->depot, evp_lease_slot(leases[at]), &leases[at], k);
+    }
 }
 
 /* Thread exit (home->mu held): everything the thread parked goes back. */
 static void evp_pool_cache_flush(struct evp_tcache_home *home, struct evp_tcache *c)
 {
     evp_pool_t *p = (evp_pool_t *)((char *)home - offsetof(evp_pool_t, home));
-    uint32_t n = atomic_load_explicit(&c->n, memory_order_relaxed);
-    evp_pool_depot_push(p, c->ids, n);
+    evp_pool_depot_push(p, c->parked, atomic_load_explicit(&c->n, memory_order_relaxed));
     atomic_store_explicit(&c->n, 0, memory_order_relaxed);
 }
 
@@ -84,8 +90,9 @@ static int evp_pool_slot_init(evp_pool_t *p, uint32_t id)
     return 0;
 }
 
-/* Grows the pool by one event, handed to the caller. EVP_EAGAIN at max. */
-static int evp_pool_grow(evp_pool_t *p, uint32_t *id)
+/* Grows the pool by one event, handed to the caller as its first lease.
+ * EVP_EAGAIN at max. */
+static int evp_pool_grow(evp_pool_t *p, uint64_t *lease)
 {
     if (atomic_load_explicit(&p->created, memory_order_acquire) >= p->max)
         return EVP_EAGAIN;
@@ -95,17 +102,17 @@ static int evp_pool_grow(evp_pool_t *p, uint32_t *id)
     if (rc == 0) {
         /* Release pairs with the acquire loads of created (destroy, stats). */
         atomic_store_explicit(&p->created, n + 1, memory_order_release);
-        evp_pool_held_add(p, 1);
-        *id = n;
+        evp_pool_sample_held(p);
+        *lease = evp_lease_pack(n, 1);
         evp_debug("pool device %d grew to %u events", p->device, n + 1);
     }
     pthread_mutex_unlock(&p->grow_mu);
     return rc;
 }
 
-static uint32_t evp_pool_steal(evp_pool_t *p, struct evp_tcache *self, uint32_t *ids, uint32_t n)
+static uint32_t evp_pool_steal(evp_pool_t *p, struct evp_tcache *self, uint64_t *leases, uint32_t n)
 {
-    uint32_t k = evp_tcache_steal(&p->home, self, ids, n);
+    uint32_t k = evp_tcache_steal(&p->home, self, leases, n);
     if (k)
         atomic_fetch_add_explicit(&p->steals, k, memory_order_relaxed);
     return k;
@@ -114,7 +121,7 @@ static uint32_t evp_pool_steal(evp_pool_t *p, struct evp_tcache *self, uint32_t 
 /* Waits for events under EVPOOL_ON_EXHAUST=wait: polls the depot with
  * bounded backoff (spins, then sleeps growing to 64 us), and reclaims from
  * other caches every few rounds, until the timeout. Never allocates. */
-static int evp_pool_wait(evp_pool_t *p, struct evp_tcache *c, uint32_t *ids, uint32_t *k)
+static int evp_pool_wait(evp_pool_t *p, struct evp_tcache *c, uint64_t *leases, uint32_t *k)
 {
     if (p->cfg.on_exhaust == EVP_EXHAUST_FAIL) {
         atomic_fetch_add_explicit(&p->exhaust_fails, 1, memory_order_relaxed);
@@ -130,9 +137,9 @@ static int evp_pool_wait(evp_pool_t *p, struct evp_tcache *c, uint32_t *ids, uin
     uint64_t sleep_ns = 1000;
     int rc = 0;
     for (unsigned round = 1;; round++) {
-        if ((*k = evp_pool_depot_pop(p, ids, p->batch)) != 0)
+        if ((*k = evp_pool_depot_pop(p, leases)) != 0)
             break;
-        if (round % 8 == 0 && (*k = evp_pool_steal(p, c, ids, p->batch)) != 0)
+        if (round % 8 == 0 && (*k = evp_pool_steal(p, c, leases, p->batch)) != 0)
             break;
         now = evp_clock_ns();
         if (now >= deadline) {
@@ -157,32 +164,33 @@ static int evp_pool_wait(evp_pool_t *p, struct evp_tcache *c, uint32_t *ids, uin
     return rc;
 }
 
-/* The owner's cache was empty: claim a batch from the depot, else grow,
- * else reclaim from other caches, else wait. Keeps one id, parks the rest. */
-static int evp_pool_lease_slow(evp_pool_t *p, struct evp_tcache *c, uint32_t *id)
+/* The owner's cache was empty: claim a chain from the depot, else grow,
+ * else reclaim from other caches, else wait. Keeps one lease, parks the
+ * rest. */
+static int evp_pool_lease_slow(evp_pool_t *p, struct evp_tcache *c, evp_lease_t *out)
 {
-    uint32_t ids[EVP_BATCH_MAX];
-    uint32_t k = evp_pool_depot_pop(p, ids, p->batch);
+    uint64_t got[EVP_BATCH_MAX];
+    uint32_t k = evp_pool_depot_pop(p, got);
     if (!k) {
-        int rc = evp_pool_grow(p, &ids[0]);
+        int rc = evp_pool_grow(p, &got[0]);
         if (rc == 0)
             k = 1;
         else if (rc != EVP_EAGAIN)
             return rc;
     }
     if (!k)
-        k = evp_pool_steal(p, c, ids, p->batch);
+        k = evp_pool_steal(p, c, got, p->batch);
     if (!k) {
-        int rc = evp_pool_wait(p, c, ids, &k);
+        int rc = evp_pool_wait(p, c, got, &k);
         if (rc)
             return rc;
     }
-    *id = ids[0];
+    *out = got[0];
     bool fast = evp_tcache_enter(&p->home, c);
     /* Only the owner adds to its cache and it was empty when we left it:
-     * there is room for the batch-1 <= cap-1 extra ids. */
+     * there is room for the batch-1 <= cap-1 others. */
     uint32_t n = atomic_load_explicit(&c->n, memory_order_relaxed);
-    memcpy(&c->ids[n], &ids[1], (k - 1) * sizeof ids[0]);
+    memcpy(&c->parked[n], &got[1], (k - 1) * sizeof got[0]);
     atomic_store_explicit(&c->n, n + k - 1, memory_order_relaxed);
     atomic_store_explicit(&c->leases, atomic_load_explicit(&c->leases, memory_order_relaxed) + 1,
                           memory_order_relaxed);
@@ -197,25 +205,20 @@ int evp_pool_lease(evp_pool_t *p, evp_lease_t *out)
     struct evp_tcache *c = evp_tcache_get(&p->home);
     if (!c)
         return EVP_ENOMEM;
-    uint32_t id;
     bool fast = evp_tcache_enter(&p->home, c);
     uint32_t n = atomic_load_explicit(&c->n, memory_order_relaxed);
     if (n) {
-        id = c->ids[n - 1];
+        /* A parked lease is ready-made: its generation was advanced by the
+         * return that parked it. The slot's line is not touched. */
+        *out = c->parked[n - 1];
         atomic_store_explicit(&c->n, n - 1, memory_order_relaxed);
         atomic_store_explicit(&c->leases, atomic_load_explicit(&c->leases, memory_order_relaxed) + 1,
                               memory_order_relaxed);
         evp_tcache_exit(&p->home, c, fast);
-    } else {
-        evp_tcache_exit(&p->home, c, fast);
-        int rc = evp_pool_lease_slow(p, c, &id);
-        if (rc)
-            return rc;
+        return 0;
     }
-    /* Relaxed: the id reached us through our cache or the depot, both of
-     * which order the returner's generation CAS before this load. */
-    *out = evp_lease_pack(id, atomic_load_explicit(&p->slots[id].gen, memory_order_relaxed));
-    return 0;
+    evp_tcache_exit(&p->home, c, fast);
+    return evp_pool_lease_slow(p, c, out);
 }
 
 int evp_pool_return(evp_pool_t *p, evp_lease_t lease)
@@ -237,21 +240,21 @@ int evp_pool_return(evp_pool_t *p, evp_lease_t lease)
                   (unsigned long long)gen, (unsigned long long)expect);
         return EVP_ESTALE;
     }
-    uint32_t id = evp_lease_slot(lease);
+    evp_lease_t next = evp_lease_pack(evp_lease_slot(lease), evp_gen_next(gen));
     struct evp_tcache *c = evp_tcache_get(&p->home);
     if (!c) {
-        evp_pool_depot_push(p, &id, 1); /* no cache: the id must not be lost */
+        evp_pool_depot_push(p, &next, 1); /* no cache: the event must not be lost */
         return 0;
     }
     bool fast = evp_tcache_enter(&p->home, c);
     uint32_t n = atomic_load_explicit(&c->n, memory_order_relaxed);
     bool waiters = atomic_load_explicit(&p->waiters, memory_order_relaxed) != 0;
-    c->ids[n++] = id; /* ids[] has one spare entry beyond cap */
+    c->parked[n++] = next; /* parked[] has one spare entry beyond cap */
     if (n > c->cap || waiters) {
         /* Over full (or someone waits): send the top of the cache to the
-         * depot in one claim; keep the bottom to serve the next leases. */
-        uint32_t keep = waiters || c->cap < p->batch ? 0 : c->cap - p->batch;
-        evp_pool_depot_push(p, &c->ids[keep], n - keep);
+         * depot, one chain per batch; keep the bottom for the next leases. */
+        uint32_t keep = waiters || n < p->batch ? 0 : n - p->batch;
+        evp_pool_depot_push(p, &c->parked[keep], n - keep);
         n = keep;
     }
     atomic_store_explicit(&c->n, n, memory_order_relaxed);
@@ -420,12 +423,14 @@ int evp_pool_create(int device, const evp_config_t *cfg, evp_pool_t **out)
     p->cfg = c;
     p->max = c.max;
     p->batch = c.thread_cache / 2 ? c.thread_cache / 2 : 1;
+    /* One depot chain; rows cost max x batch x 8 bytes of (lazily touched)
+     * memory, so larger caches still move at most this many per claim. */
     if (p->batch > EVP_BATCH_MAX)
         p->batch = EVP_BATCH_MAX;
     /* calloc: slots of events not yet created stay untouched zero pages
      * (gen 0 matches no lease). Aligned by hand to a cache line. */
     p->slots_mem = calloc((size_t)p->max + 1, sizeof(struct evp_slot));
-    if (!p->slots_mem || evp_stack_init(&p->depot, p->max) != 0) {
+    if (!p->slots_mem || evp_stack_init(&p->depot, p->max, p->batch) != 0) {
         free(p->slots_mem);
         free(p);
         return EVP_ENOMEM;
@@ -446,14 +451,13 @@ int evp_pool_create(int device, const evp_config_t *cfg, evp_pool_t **out)
         return rc;
     }
     atomic_store_explicit(&p->created, c.size, memory_order_relaxed);
-    /* All `size` events go to the depot as one chain, slot 0 on top. */
-    uint32_t chunk[EVP_BATCH_MAX];
-    for (uint32_t at = c.size; at > 0;) {
-        uint32_t k = at < EVP_BATCH_MAX ? at : EVP_BATCH_MAX;
+    /* All `size` events go to the depot, as their first leases. */
+    uint64_t chain[EVP_BATCH_MAX];
+    for (uint32_t at = 0; at < c.size; at += p->batch) {
+        uint32_t k = c.size - at < p->batch ? c.size - at : p->batch;
         for (uint32_t j = 0; j < k; j++)
-            chunk[j] = at - k + j;
-        evp_stack_push(&p->depot, chunk, k);
-        at -= k;
+            chain[j] = evp_lease_pack(at + j, 1);
+        evp_stack_push(&p->depot, at, chain, k);
     }
     evp_info("pool for device %d: backend %s, %u events (max %u), thread cache %u, on exhaustion %s",
              device, be->name, c.size, c.max, c.thread_cache,
@@ -462,9 +466,10 @@ int evp_pool_create(int device, const evp_config_t *cfg, evp_pool_t **out)
     return 0;
 }
 
-static void evp_pool_mark_free(uint32_t id, void *arg)
+static void evp_pool_mark_free(const uint64_t *leases, uint32_t n, void *arg)
 {
-    ((uint8_t *)arg)[id] = 1;
+    for (uint32_t i = 0; i < n; i++)
+        ((uint8_t *)arg)[evp_lease_slot(leases[i])] = 1;
 }
 
 int evp_pool_destroy(evp_pool_t *p, evp_pool_stats_t *final)
@@ -482,8 +487,7 @@ int evp_pool_destroy(evp_pool_t *p, evp_pool_stats_t *final)
     if (is_free) {
         evp_stack_walk(&p->depot, evp_pool_mark_free, is_free);
         for (struct evp_tcache *c = atomic_load_explicit(&p->home.list, memory_order_acquire); c; c = c->next)
-            for (uint32_t j = 0; j < atomic_load_explicit(&c->n, memory_order_relaxed); j++)
-                is_free[c->ids[j]] = 1;
+            evp_pool_mark_free(c->parked, atomic_load_explicit(&c->n, memory_order_relaxed), is_free);
         st.outstanding = 0;
         for (uint32_t j = 0; j < created; j++) {
             if (is_free[j])

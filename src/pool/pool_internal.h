@@ -12,9 +12,10 @@
 
 #define EVP_LEASE_SLOT_BITS 24
 #define EVP_LEASE_GEN_MASK ((UINT64_C(1) << 40) - 1)
-/* Ids moved between a thread cache and the depot per claim: half a cache,
- * so a cache that just refilled can also absorb returns; at most this. */
-#define EVP_BATCH_MAX 256
+/* Leases moved between a thread cache and the depot per claim (one depot
+ * chain): half a cache, so a cache that just refilled can also absorb
+ * returns; at most the depot's chain width. */
+#define EVP_BATCH_MAX EVP_STACK_WIDTH_MAX
 
 /* One event and its generation. A cache line each: slots leased by
  * different threads never share a line. */
@@ -42,7 +43,9 @@ struct evp_pool {
     struct evp_slot *slots;  /* max entries (aligned into slots_mem) */
     void *slots_mem;         /* owned: freed by evp_pool_destroy */
 
-    struct evp_stack depot;        /* free slot ids not parked in caches */
+    /* Free events not parked in caches, as chains of ready-made leases
+     * (node = slot of the chain's first lease). */
+    struct evp_stack depot;
     struct evp_tcache_home home;   /* per-thread caches */
 
     /* Slots [0, created) own an event. Written under grow_mu; release store
@@ -54,10 +57,10 @@ struct evp_pool {
      * view only delays a waiter by one backoff round) and then send events
      * to the depot instead of their cache. */
     _Alignas(64) _Atomic uint32_t waiters;
-    /* Events out of the depot (leased or parked in caches) and its maximum:
-     * updated only on depot claims, never on the cache fast path. */
-    _Alignas(64) _Atomic uint64_t held;
-    _Atomic uint64_t high_water;
+    /* Most events out of the depot at once (leased or parked in caches):
+     * created - depot.items, sampled on depot claims, never on the cache
+     * fast path. */
+    _Alignas(64) _Atomic uint64_t high_water;
     /* Slow-path counters (relaxed RMWs). */
     _Atomic uint64_t stale, exhaust_waits, exhaust_wait_ns, exhaust_fails, destroyed, steals;
 };

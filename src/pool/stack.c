@@ -1,89 +1,93 @@
 #include "pool/stack.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "evpool/error.h"
 
-/* head = {tag:32 | top+1:32}; links hold id+1; 0 = none. */
+#define EVP_LINK_MASK ((UINT32_C(1) << 25) - 1)
+
 static inline uint64_t evp_stack_head(uint64_t tag, uint32_t top1)
 {
     return (tag << 32) | top1;
 }
 
-int evp_stack_init(struct evp_stack *s, uint32_t cap)
+int evp_stack_init(struct evp_stack *s, uint32_t cap, uint32_t width)
 {
-    /* calloc: zero pages are "no link" and stay untouched until used.
-     * Atomic objects of integer type with all-zero bytes are valid zeros. */
-    s->next = calloc(cap ? cap : 1, sizeof *s->next);
-    if (!s->next)
+    if (cap == 0 || cap >= (UINT32_C(1) << 24) || width == 0 || width > EVP_STACK_WIDTH_MAX)
+        return EVP_EINVAL;
+    /* calloc: zero links mean "none", and the pages of nodes never used are
+     * never touched. Rows are aligned by hand to a cache line. */
+    s->next = calloc(cap, sizeof *s->next);
+    s->rows_mem = calloc((size_t)cap * width + 8, sizeof(uint64_t));
+    if (!s->next || !s->rows_mem) {
+        free((void *)s->next);
+        free(s->rows_mem);
         return EVP_ENOMEM;
+    }
+    s->rows = (uint64_t *)(((uintptr_t)s->rows_mem + 63) & ~(uintptr_t)63);
     s->cap = cap;
+    s->width = width;
     atomic_init(&s->head, 0);
+    atomic_init(&s->items, 0);
     return 0;
 }
 
 void evp_stack_fini(struct evp_stack *s)
 {
     free((void *)s->next);
+    free(s->rows_mem);
     s->next = NULL;
+    s->rows_mem = s->rows = NULL;
 }
 
-void evp_stack_push(struct evp_stack *s, const uint32_t *ids, uint32_t n)
+void evp_stack_push(struct evp_stack *s, uint32_t node, const uint64_t *vals, uint32_t n)
 {
-    if (n == 0)
-        return;
-    /* The chain's links are ours until the CAS publishes them: relaxed
-     * stores, made visible by the release CAS below. */
-    for (uint32_t i = 0; i + 1 < n; i++)
-        atomic_store_explicit(&s->next[ids[i]], ids[i + 1] + 1, memory_order_relaxed);
-    uint32_t last = ids[n - 1];
+    /* The row is ours until the CAS publishes it. */
+    memcpy(&s->rows[(size_t)node * s->width], vals, n * sizeof *vals);
+    uint32_t len = (n - 1) << 25;
     uint64_t h = atomic_load_explicit(&s->head, memory_order_relaxed);
     for (;;) {
-        atomic_store_explicit(&s->next[last], (uint32_t)h, memory_order_relaxed);
-        /* Release pairs with the acquire load/CAS of head in evp_stack_pop:
-         * it publishes the links (and all the pusher did with these slots).
-         * Every head change is an RMW, so a pop that reads a later head
-         * still synchronizes with this push (release sequence). */
-        if (atomic_compare_exchange_weak_explicit(&s->head, &h,
-                                                  evp_stack_head((h >> 32) + 1, ids[0] + 1),
+        atomic_store_explicit(&s->next[node], len | (uint32_t)h, memory_order_relaxed);
+        /* Release pairs with the acquire CAS/load of head in evp_stack_pop:
+         * it publishes the row and the link (and all the pusher did with
+         * the values' slots). */
+        if (atomic_compare_exchange_weak_explicit(&s->head, &h, evp_stack_head((h >> 32) + 1, node + 1),
                                                   memory_order_release, memory_order_relaxed))
-            return;
+            break;
     }
+    atomic_fetch_add_explicit(&s->items, n, memory_order_relaxed);
 }
 
-uint32_t evp_stack_pop(struct evp_stack *s, uint32_t *ids, uint32_t n)
+uint32_t evp_stack_pop(struct evp_stack *s, uint64_t *vals)
 {
-    if (n == 0)
-        return 0;
-    /* Acquire pairs with the release CAS in evp_stack_push: the links
-     * walked below were written before that push. */
+    /* Acquire pairs with the release CAS in evp_stack_push. */
     uint64_t h = atomic_load_explicit(&s->head, memory_order_acquire);
-    for (;;) {
-        uint32_t link = (uint32_t)h;
-        if (link == 0)
+    uint32_t top1, link;
+    do {
+        top1 = (uint32_t)h;
+        if (top1 == 0)
             return 0;
-        /* Walk up to n links. If head changes meanwhile, the links may be
-         * rewritten by the slots' new owners; every value read is still an
-         * id+1 or 0 (next[] never holds anything else), and the CAS below
-         * fails because the tag moved, so a torn walk is never used. */
-        uint32_t k = 0;
-        do {
-            ids[k++] = link - 1;
-            link = atomic_load_explicit(&s->next[link - 1], memory_order_relaxed);
-        } while (k < n && link != 0);
-        /* Acquire on failure too: the retry walks links of pushes that
-         * landed after our first load. */
-        if (atomic_compare_exchange_weak_explicit(&s->head, &h, evp_stack_head((h >> 32) + 1, link),
-                                                  memory_order_acquire, memory_order_acquire))
-            return k;
-    }
+        /* If head moved since we read it, this link may already belong to
+         * the node's next owner; the CAS then fails (the tag moved) and the
+         * value is never used. */
+        link = atomic_load_explicit(&s->next[top1 - 1], memory_order_relaxed);
+        /* Acquire on failure too: the retry reads links and rows of pushes
+         * that landed after our first load. */
+    } while (!atomic_compare_exchange_weak_explicit(&s->head, &h, evp_stack_head((h >> 32) + 1, link & EVP_LINK_MASK),
+                                                    memory_order_acquire, memory_order_acquire));
+    uint32_t n = (link >> 25) + 1;
+    memcpy(vals, &s->rows[(size_t)(top1 - 1) * s->width], n * sizeof *vals);
+    atomic_fetch_sub_explicit(&s->items, n, memory_order_relaxed);
+    return n;
 }
 
-void evp_stack_walk(struct evp_stack *s, void (*fn)(uint32_t id, void *arg), void *arg)
+void evp_stack_walk(struct evp_stack *s, void (*fn)(const uint64_t *vals, uint32_t n, void *arg), void *arg)
 {
-    uint32_t link = (uint32_t)atomic_load_explicit(&s->head, memory_order_acquire);
-    for (uint32_t steps = 0; link != 0 && steps < s->cap; steps++) {
-        fn(link - 1, arg);
-        link = atomic_load_explicit(&s->next[link - 1], memory_order_relaxed);
+    uint32_t top1 = (uint32_t)atomic_load_explicit(&s->head, memory_order_acquire);
+    for (uint32_t steps = 0; top1 != 0 && steps < s->cap; steps++) {
+        uint32_t link = atomic_load_explicit(&s->next[top1 - 1], memory_order_relaxed);
+        fn(&s->rows[(size_t)(top1 - 1) * s->width], (link >> 25) + 1, arg);
+        top1 = link & EVP_LINK_MASK;
     }
 }

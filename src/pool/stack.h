@@ -1,59 +1,75 @@
-/* evpool — the depot: a bounded lock-free LIFO of 32-bit slot ids.
+/* evpool — the depot: a bounded lock-free stack of chains of 64-bit values.
  *
- * A Treiber stack over an index array: head is {tag:32, top:32} in one
- * 64-bit word; next[id] links the ids below. Capacity is fixed at init and
- * every id in [0, cap) is in the stack at most once (the pool guarantees it:
- * a slot id is pushed only by the thread that owns it), so a push can never
- * find the stack full.
+ * A Treiber stack whose nodes are chains: a push stores up to `width`
+ * values in the row of a node the caller owns and links that node on top
+ * with one CAS; a pop unlinks the top node with one CAS and copies its row
+ * out. The pool's nodes are slot ids and its values ready-made leases, so a
+ * thread cache refills or flushes a whole batch with one claim and one
+ * contiguous cache line (8 values) moving between cores, instead of one link
+ * per id scattered over the link array.
+ *
+ * Layout: head is {tag:32 | top+1:32}; next[node] is {len-1:7 | below+1:25};
+ * rows[node * width + i] holds the values. Links and top are stored + 1 so
+ * that zeroed memory (calloc) means "none" and untouched pages stay
+ * untouched. Nodes are < 2^24, width <= EVP_STACK_WIDTH_MAX.
  *
  * Why a stack and not a ring: in a bounded MPMC ring (Vyukov, ck_ring) a
- * producer that is preempted between claiming a cell and publishing it hides
- * that cell — and, for in-order consumers, every cell behind it — until it
- * runs again. Consumers then see a false "empty" (a pool with
- * EVPOOL_ON_EXHAUST=fail would report exhaustion while events are free), and
- * with more threads than cores they wait whole time slices (ANCHORS.md:
- * ck_ring_mpmc did not finish in 20 s at 32 threads on 16 cores).
+ * producer preempted between claiming a cell and publishing it hides that
+ * cell from consumers until it runs again: consumers see a false "empty" (a
+ * pool with EVPOOL_ON_EXHAUST=fail would report exhaustion while events are
+ * free) and, with more threads than cores, they wait whole time slices
+ * (ANCHORS.md: ck_ring_mpmc did not finish in 20 s at 32 threads on 16
+ * cores).
  *
- * Progress: lock-free. Every operation is one CAS on head; a thread
- * preempted anywhere leaves head consistent, and the others' CAS succeed.
- * pop never reports empty unless the stack was empty at its linearization
- * point. LIFO order also keeps the most recently used events in use.
+ * Progress: lock-free. Each operation is one CAS on head; a thread preempted
+ * anywhere leaves head consistent and the others' CAS succeed. pop reports
+ * empty only if the stack was empty at its linearization point. A push never
+ * finds the stack full: every node is in it at most once (its owner pushes
+ * it), so capacity is the node count.
  *
- * ABA: the tag is bumped by every successful CAS (push and pop), so a pop
- * whose view of head is stale always fails its CAS. The tag wraps after 2^32
- * operations; a pop would have to stall across exactly that many.
- *
- * Bulk: push links a caller-owned chain with one CAS; pop takes up to n ids
- * with one CAS after walking n links. That is how thread caches refill and
- * flush many slots with one claim. */
+ * ABA: every successful CAS bumps the tag, so a pop whose view of head is
+ * stale fails its CAS. The tag wraps after 2^32 operations; a pop would have
+ * to stall across exactly that many.
+ */
 #ifndef EVPOOL_SRC_POOL_STACK_H
 #define EVPOOL_SRC_POOL_STACK_H
 
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* Links and top are stored as id + 1, so that 0 means "none" and the link
- * array can come zeroed from calloc: a pool of a million slots touches only
- * the pages of the slots it uses. */
+#define EVP_STACK_WIDTH_MAX 32
+
 struct evp_stack {
-    _Alignas(64) _Atomic uint64_t head; /* {tag:32 | top+1:32}; 0 in the low half: empty */
-    _Alignas(64) _Atomic uint32_t *next; /* next[id]: (id below) + 1, or 0. Owned (freed) by the stack. */
-    uint32_t cap;
+    /* {tag:32 | top+1:32}. All changes are CAS (release on push, acquire on
+     * pop): a pop synchronizes with every push before it (release
+     * sequence). */
+    _Alignas(64) _Atomic uint64_t head;
+    /* Values in the stack. On head's cache line on purpose: it is updated
+     * right after a CAS on head, while this core still owns the line. */
+    _Atomic int64_t items;
+    /* next[node]: written by the node's owner before the release CAS that
+     * pushes it; read (relaxed) by poppers, validated by their CAS. */
+    _Alignas(64) _Atomic uint32_t *next;
+    /* Chain contents; plain memory, ordered by the head CAS pairs. */
+    uint64_t *rows;
+    void *rows_mem; /* owned: freed by evp_stack_fini (as is next) */
+    uint32_t cap, width;
 };
 
-/* Returns 0 or EVP_ENOMEM (cap ids, all absent). */
-int evp_stack_init(struct evp_stack *s, uint32_t cap);
+/* cap nodes, chains of 1..width values. 0, EVP_EINVAL, EVP_ENOMEM. */
+int evp_stack_init(struct evp_stack *s, uint32_t cap, uint32_t width);
 void evp_stack_fini(struct evp_stack *s);
 
-/* Pushes ids[0..n) (owned by the caller, each < cap, none in the stack);
- * ids[0] ends on top. n == 0 is a no-op. */
-void evp_stack_push(struct evp_stack *s, const uint32_t *ids, uint32_t n);
+/* Pushes vals[0..n) (1 <= n <= width) as one chain in node's row. The caller
+ * owns node (< cap, not in the stack). */
+void evp_stack_push(struct evp_stack *s, uint32_t node, const uint64_t *vals, uint32_t n);
 
-/* Pops up to n ids into ids[] (top first). Returns how many (0: empty). */
-uint32_t evp_stack_pop(struct evp_stack *s, uint32_t *ids, uint32_t n);
+/* Pops the top chain into vals[] (room for width). Returns its length, 0
+ * when the stack is empty. The popped node is the caller's again. */
+uint32_t evp_stack_pop(struct evp_stack *s, uint64_t *vals);
 
-/* Walks the stack top to bottom, calling fn(id, arg). Not thread-safe:
- * only for teardown and tests, when no other thread uses the stack. */
-void evp_stack_walk(struct evp_stack *s, void (*fn)(uint32_t id, void *arg), void *arg);
+/* Calls fn for every chain, top to bottom. Not thread-safe: for teardown
+ * and tests, when no other thread uses the stack. */
+void evp_stack_walk(struct evp_stack *s, void (*fn)(const uint64_t *vals, uint32_t n, void *arg), void *arg);
 
 #endif

@@ -126,7 +126,7 @@ struct evp_tcache *evp_tcache_attach(struct evp_tcache_home *home)
     if (c) {
         c->orphan = false;
     } else {
-        size_t bytes = sizeof *c + ((size_t)home->cap + 1) * sizeof c->ids[0];
+        size_t bytes = sizeof *c + ((size_t)home->cap + 1) * sizeof c->parked[0];
         c = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
         if (!c) {
             pthread_mutex_unlock(&home->mu);
@@ -164,7 +164,7 @@ static void evp_tcache_thread_exit(void *arg)
 }
 
 uint32_t evp_tcache_steal(struct evp_tcache_home *home, struct evp_tcache *self,
-                          uint32_t *ids, uint32_t n)
+                          uint64_t *out, uint32_t n)
 {
     uint32_t got = 0;
     pthread_mutex_lock(&home->mu);
@@ -190,12 +190,12 @@ uint32_t evp_tcache_steal(struct evp_tcache_home *home, struct evp_tcache *self,
         if (!atomic_load_explicit(&c->steal, memory_order_relaxed))
             continue;
         /* Acquire pairs with the owner's release of busy in
-         * evp_tcache_exit: its writes to ids/n are visible. busy == 1: the
+         * evp_tcache_exit: its writes to parked/n are visible. busy == 1: the
          * owner is inside, skip it (never wait on a preempted owner). */
         if (got < n && atomic_load_explicit(&c->busy, memory_order_seq_cst) == 0) {
             uint32_t have = atomic_load_explicit(&c->n, memory_order_relaxed);
             uint32_t take = have < n - got ? have : n - got;
-            memcpy(&ids[got], &c->ids[have - take], take * sizeof ids[0]);
+            memcpy(&out[got], &c->parked[have - take], take * sizeof out[0]);
             atomic_store_explicit(&c->n, have - take, memory_order_relaxed);
             got += take;
         }

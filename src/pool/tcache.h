@@ -1,16 +1,17 @@
-/* evpool — per-thread caches of free slot ids, and their reclaim.
+/* evpool — per-thread caches of free events, and their reclaim.
  *
  * A "home" (one per pool) owns a list of caches, one per thread that used
- * the pool. A cache parks up to `cap` free slot ids so that a lease or a
- * return touches only the calling thread's cache line (the rte_mempool
- * lesson); a return feeds the next lease of the same thread.
+ * the pool. A cache parks up to `cap` free events — as the ready-made lease
+ * each will be handed out as — so that a lease or a return touches only the
+ * calling thread's cache line (the rte_mempool lesson); a return feeds the
+ * next lease of the same thread.
  *
  * Ownership: the home allocates caches and frees them all in
  * evp_tcache_home_fini. A cache belongs to one live thread at a time; when
  * the thread exits its cache is flushed through the home's flush callback
  * and left as an orphan that the next new thread adopts.
  *
- * Reclaim (steal). An exhausted leaser may take ids parked in other threads'
+ * Reclaim (steal). An exhausted leaser may take events parked in other threads'
  * caches, even of threads that have gone idle. The owner's fast path must
  * stay free of locked instructions, so the owner and a thief run an
  * asymmetric Dekker handshake:
@@ -42,7 +43,7 @@ struct evp_tcache {
     /* A thief is at work. Written by thieves under the home mutex; read by
      * the owner on entry. Release store on clear pairs with that read. */
     _Atomic uint32_t steal;
-    /* Ids parked in ids[0..n). Written by whoever is inside (owner or a
+    /* Leases parked in parked[0..n). Written by whoever is inside (owner or a
      * thief, never both: see the handshake); relaxed, read racily only as
      * a hint by thieves choosing victims. */
     _Atomic uint32_t n;
@@ -56,16 +57,17 @@ struct evp_tcache {
     struct evp_tcache *next;
     /* No live thread owns the cache (its thread exited). Under home->mu. */
     bool orphan;
-    uint32_t ids[]; /* cap + 1 entries (a return may overfill by one before it
-                     * flushes); ordered by the handshake, not atomics */
+    /* cap + 1 entries (a return may overfill by one before it flushes);
+     * ordered by the handshake, not atomics. */
+    uint64_t parked[];
 };
 
 struct evp_tcache_home {
     uint32_t idx;  /* slot in the thread-local table; unique among live homes */
     uint64_t uid;  /* never reused: tells a live home from a destroyed one */
-    uint32_t cap;  /* ids per cache (0: caches only count) */
+    uint32_t cap;  /* leases parked per cache (0: caches only count) */
     /* Called with home->mu held when a cache's thread exits: must move all
-     * of c's ids elsewhere and set c->n = 0. */
+     * of c's parked leases elsewhere and set c->n = 0. */
     void (*flush)(struct evp_tcache_home *home, struct evp_tcache *c);
     /* Head of the cache list. Release store on append pairs with the
      * acquire load of list walkers (stats, thieves). */
@@ -127,7 +129,7 @@ static inline bool evp_tcache_enter(struct evp_tcache_home *home, struct evp_tca
         atomic_store_explicit(&c->busy, 1, memory_order_seq_cst);
     }
     /* seq_cst (a plain load on x86); acquire part pairs with the thief's
-     * release store of steal = 0, publishing what it did to ids/n. */
+     * release store of steal = 0, publishing what it did to parked/n. */
     if (__builtin_expect(atomic_load_explicit(&c->steal, memory_order_seq_cst) == 0, 1))
         return true;
     atomic_store_explicit(&c->busy, 0, memory_order_release);
@@ -139,15 +141,15 @@ static inline void evp_tcache_exit(struct evp_tcache_home *home, struct evp_tcac
 {
     if (fast)
         /* Release pairs with the thief's acquire load of busy: our writes
-         * to ids/n are visible to a thief that then finds busy == 0. */
+         * to parked/n are visible to a thief that then finds busy == 0. */
         atomic_store_explicit(&c->busy, 0, memory_order_release);
     else
         pthread_mutex_unlock(&home->mu);
 }
 
-/* Takes up to n ids parked in caches other than self (self may be NULL).
- * Takes the home mutex. Returns how many ids were written to ids[]. */
+/* Takes up to n leases parked in caches other than self (self may be
+ * NULL). Takes the home mutex. Returns how many were written to out[]. */
 uint32_t evp_tcache_steal(struct evp_tcache_home *home, struct evp_tcache *self,
-                          uint32_t *ids, uint32_t n);
+                          uint64_t *out, uint32_t n);
 
 #endif
