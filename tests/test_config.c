@@ -185,7 +185,7 @@ static void test_rows_env(void)
 static void test_defaults(void)
 {
     static const char *const want[EVP_KNOB_COUNT] = {"256", "1024", "wait", "1000000",
-                                                     "16",  "0",    "auto", "warn"};
+                                                     "64",  "0",    "auto", "warn"};
     evp_config_t cfg;
     char text[32], err[256];
     unset_all();
@@ -308,7 +308,7 @@ static void test_thread_cache_vs_max(void)
     CHECK_EQ(cfg.source[EVP_KNOB_THREAD_CACHE], EVP_SRC_DEFAULT);
     CHECK_RC(evp_config_validate(&cfg, err, sizeof err), 0);
     CHECK_RC(evp_config_set(&cfg, "EVPOOL_SIZE", "256", err, sizeof err), 0);
-    CHECK_EQ(cfg.thread_cache, 16);
+    CHECK_EQ(cfg.thread_cache, 64);
     CHECK(setenv("EVPOOL_THREAD_CACHE", "2000", 1) == 0);
     CHECK(setenv("EVPOOL_MAX", "1000", 1) == 0);
     CHECK_RC(evp_config_load_env(&cfg, err, sizeof err), EVP_EINVAL);

@@ -8,7 +8,7 @@
  *   2. the EVPOOL_* environment variable of the same name;
  *   3. the built-in default. Two defaults are derived and follow the knobs
  *      they depend on until set: EVPOOL_MAX is 4 x EVPOOL_SIZE, and
- *      EVPOOL_THREAD_CACHE (16) is capped at EVPOOL_MAX.
+ *      EVPOOL_THREAD_CACHE (64) is capped at EVPOOL_MAX.
  *
  * A malformed, out-of-range or inconsistent value is EVP_EINVAL with a
  * message that names the variable, the value and what is accepted. An

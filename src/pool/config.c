@@ -91,7 +91,7 @@ static const evp_knob_def_t evp_knobs[] = {
     [EVP_KNOB_WAIT_TIMEOUT_US] = {"EVPOOL_WAIT_TIMEOUT_US", "1000000", "integer 0..3600000000",
                                   "longest wait for a free event (microseconds)",
                                   evp_parse_uint, 0, 3600000000u, NULL},
-    [EVP_KNOB_THREAD_CACHE] = {"EVPOOL_THREAD_CACHE", "16", "integer 0..4096, <= EVPOOL_MAX",
+    [EVP_KNOB_THREAD_CACHE] = {"EVPOOL_THREAD_CACHE", "64", "integer 0..4096, <= EVPOOL_MAX",
                                "events a thread may park (0 = off; default capped at EVPOOL_MAX)",
                                evp_parse_uint, 0, 4096, NULL},
     [EVP_KNOB_TIMING] = {"EVPOOL_TIMING", "0", "0, 1", "1 = events record timing",

@@ -37,7 +37,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define EVP_STACK_WIDTH_MAX 32
+#define EVP_STACK_WIDTH_MAX 64
 
 struct evp_stack {
     /* {tag:32 | top+1:32}. All changes are CAS (release on push, acquire on
