@@ -5,11 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evpool/config.h"
+
 
 uint32_t evb_pattern_capacity(int threads)
 {
-    /* queued + parked in submitters' caches + the progress thread's cache */
-    uint64_t need = (uint64_t)threads * (EVB_SPSC_CAP + 16u) + 16u;
+    /* queued + parked in submitters' caches + the progress thread's cache,
+     * with evpool's default cache (the largest the runs use). */
+    evp_config_t def;
+    evp_config_init(&def);
+    uint64_t cache = def.thread_cache > 16u ? def.thread_cache : 16u;
+    uint64_t need = (uint64_t)threads * (EVB_SPSC_CAP + cache) + cache;
     uint32_t cap = EVB_POOL_CAPACITY;
     while (cap < need)
         cap <<= 1;

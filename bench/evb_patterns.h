@@ -33,10 +33,10 @@
 
 /* Events every pool holds in the pattern benchmarks: the same capacity for
  * evpool and the bounded baselines. Large enough that no pattern exhausts
- * it (in flight: at most threads x EVB_SPSC_CAP queued, plus what up to 16
- * per thread caches park), so these runs measure handing out, not waiting:
- * 4096 up to 32 threads, the next power of two above that bound beyond
- * (evb_pattern_capacity). */
+ * it (in flight: at most threads x EVB_SPSC_CAP queued, plus what evpool's
+ * thread caches park), so these runs measure handing out, not waiting:
+ * at least 4096, the next power of two above that bound where more is
+ * needed (evb_pattern_capacity; the capacity counter says what ran). */
 #define EVB_POOL_CAPACITY 4096u
 
 /* Items one submitter may have queued for the progress thread. */

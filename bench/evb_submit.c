@@ -120,10 +120,12 @@ static int evb_submit_setup(evb_run *run)
         (e = cudaDeviceSynchronize()) != cudaSuccess)
         return evb_submit_cuda_failed(run, "cudaMemset", e);
     if (ctx->kind == EVB_SUBMIT_POOLED) {
+        evp_config_t def;
+        evp_config_init(&def); /* the default thread cache, as users get it */
         evb_evpool_knobs k = {
             .size = EVB_SUBMIT_POOL,
             .max = EVB_SUBMIT_POOL,
-            .thread_cache = 16,
+            .thread_cache = def.thread_cache,
             .wait_timeout_us = 1000000,
             .on_exhaust = "wait",
         };
