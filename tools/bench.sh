@@ -26,6 +26,7 @@
 #                     "did not finish" (default 10, quick 3)
 #   CUDA_HOME         CUDA Toolkit (default /usr/local/cuda)
 #   EVB_BUILD_DIR     build directory (default build-bench/)
+#   EVB_GIT_COMMIT    the commit to record where the tree has no .git
 # Extra flags go to evpool-bench, e.g. --benchmark_filter=same_thread or
 # --benchmark_repetitions=3 (the tables then use the medians).
 set -euo pipefail
@@ -58,7 +59,8 @@ if [ "${EVB_QUICK:-0}" = 1 ]; then
   mode=quick
   export EVB_MIN_TIME=${EVB_MIN_TIME:-0.02} EVB_DEADLINE_S=${EVB_DEADLINE_S:-3}
 fi
-commit=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
+# A copy of the tree without .git (a device machine) can be told its commit.
+commit=${EVB_GIT_COMMIT:-$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)}
 
 echo "== evpool bench: running ($mode) -> $outdir" >&2
 "$build/bench/evpool-bench" \
