@@ -26,6 +26,9 @@
 #                     "did not finish" (default 10, quick 3)
 #   CUDA_HOME         CUDA Toolkit (default /usr/local/cuda)
 #   EVB_BUILD_DIR     build directory (default build-bench/)
+#   EVB_FLAGS         more evpool-bench flags, before the arguments (for
+#                     callers that cannot pass arguments, e.g.
+#                     EVB_FLAGS=--benchmark_repetitions=3 tools/gpu-suite.sh)
 #   EVB_GIT_COMMIT    the commit to record where the tree has no .git
 # Extra flags go to evpool-bench, e.g. --benchmark_filter=same_thread or
 # --benchmark_repetitions=3 (the tables then use the medians).
@@ -65,7 +68,7 @@ commit=${EVB_GIT_COMMIT:-$(git -C "$root" describe --always --dirty 2>/dev/null 
 echo "== evpool bench: running ($mode) -> $outdir" >&2
 "$build/bench/evpool-bench" \
   --benchmark_out="$outdir/bench.json" --benchmark_out_format=json \
-  --benchmark_context="git_commit=$commit,evb_mode=$mode" "$@"
+  --benchmark_context="git_commit=$commit,evb_mode=$mode" ${EVB_FLAGS:-} "$@"
 
 echo "== evpool bench: summary" >&2
 status=0
