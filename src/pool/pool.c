@@ -1,13 +1,15 @@
 /* evpool — the per-device event pool: lease, return, record, query.
  *
- * Where a free slot id lives, at any moment, exactly one of:
+ * A free event lives, at any moment, in exactly one of:
  *   - a thread cache (struct evp_tcache, owned by one thread),
- *   - the depot (lock-free stack shared by all threads),
- *   - nowhere yet (slot >= created: no event; the pool may grow into it).
- * A leased slot is in none of them; its holder owns it until the return CAS
- * on the slot's generation succeeds, which is the single point deciding who
- * may put the id back. Every id therefore enters the free set once per
- * lease, which is what keeps the count of events bounded by `max`. */
+ *   - the depot (lock-free stack of chains shared by all threads),
+ *   - nowhere yet (slot >= created: no event; the pool may grow into it);
+ * and it lives there as the very lease it will be handed out as: the return
+ * that freed it already advanced the slot's generation. A leased slot is in
+ * none of them; its holder owns it until the return CAS on the slot's
+ * generation succeeds, which is the single point deciding who may put it
+ * back. Every slot therefore enters the free set once per lease, which is
+ * what keeps the count of events bounded by `max`. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -243,7 +245,9 @@ int evp_pool_return(evp_pool_t *p, evp_lease_t lease)
     evp_lease_t next = evp_lease_pack(evp_lease_slot(lease), evp_gen_next(gen));
     struct evp_tcache *c = evp_tcache_get(&p->home);
     if (!c) {
-        evp_pool_depot_push(p, &next, 1); /* no cache: the event must not be lost */
+        /* No cache (its allocation failed): the event must not be lost. */
+        evp_pool_depot_push(p, &next, 1);
+        atomic_fetch_add_explicit(&p->uncached_returns, 1, memory_order_relaxed);
         return 0;
     }
     bool fast = evp_tcache_enter(&p->home, c);
@@ -264,9 +268,9 @@ int evp_pool_return(evp_pool_t *p, evp_lease_t lease)
     return 0;
 }
 
-/* The slot of a lease that is current, or NULL with *rc set. Acquire pairs
- * with nothing in particular on the fast path; it orders our later reads of
- * the slot after the check. */
+/* The slot of a lease that is current, or NULL with *rc set. The return CAS
+ * is the only writer of gen (besides creation); acquire keeps our reads of
+ * the slot from moving above the check. */
 static struct evp_slot *evp_pool_current(evp_pool_t *p, evp_lease_t lease, int *rc)
 {
     struct evp_slot *s = evp_pool_slot(p, lease);
@@ -335,6 +339,7 @@ void evp_pool_stats(evp_pool_t *p, evp_pool_stats_t *out)
         out->leases += atomic_load_explicit(&c->leases, memory_order_relaxed);
         out->returns += atomic_load_explicit(&c->returns, memory_order_relaxed);
     }
+    out->returns += atomic_load_explicit(&p->uncached_returns, memory_order_relaxed);
     out->outstanding = out->leases >= out->returns ? out->leases - out->returns : 0;
     out->high_water = atomic_load_explicit(&p->high_water, memory_order_relaxed);
     out->exhaust_waits = atomic_load_explicit(&p->exhaust_waits, memory_order_relaxed);

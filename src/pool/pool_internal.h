@@ -63,6 +63,7 @@ struct evp_pool {
     _Alignas(64) _Atomic uint64_t high_water;
     /* Slow-path counters (relaxed RMWs). */
     _Atomic uint64_t stale, exhaust_waits, exhaust_wait_ns, exhaust_fails, destroyed, steals;
+    _Atomic uint64_t uncached_returns; /* returns made without a thread cache (ENOMEM) */
 };
 
 #endif
