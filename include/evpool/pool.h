@@ -14,7 +14,9 @@
  * Thread safety. All functions except evp_pool_destroy may be called from any
  * number of threads at once. One lease must not be used by two threads at
  * once while one of them returns it: the pool detects use *after* return,
- * not use racing with return (the sub-batch layer orders that with RCU).
+ * not use racing with return. A caller that polls on one thread and returns
+ * on another must order the two (an RCU grace period before the return, as
+ * the planned sub-batch layer does).
  * evp_pool_destroy must not race with any other call on the same pool.
  *
  * Per-thread caches. Each thread parks up to EVPOOL_THREAD_CACHE free events
@@ -25,10 +27,13 @@
  * a thread's cache is flushed to the depot when the thread exits.
  *
  * Progress. Lease and return are lock-free: the shared depot is a Treiber
- * stack with a tagged head, so a thread preempted in the middle of a depot
- * operation never blocks the others (their CAS simply succeeds instead). Two
- * rare paths take a lock: growing the pool (creating an event, ~1 us) and
- * reclaiming from other threads' caches when the pool is exhausted.
+ * stack (of chains of free events) with a tagged head, so a thread preempted
+ * in the middle of a depot operation never blocks the others (their CAS
+ * simply succeeds instead). Rare paths take a mutex: growing the pool
+ * (creating an event, ~1 us), reclaiming from other threads' caches when the
+ * pool is exhausted, and a thread's first use of a pool and its exit. Under
+ * EVPOOL_ON_EXHAUST=wait an exhausted lease waits, by design, at most the
+ * wait timeout.
  */
 #ifndef EVPOOL_POOL_H
 #define EVPOOL_POOL_H
