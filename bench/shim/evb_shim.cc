@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -67,6 +68,15 @@ struct Slot {
   evb_run run{};
   int setup_rc = 0;
   Barrier barrier;
+  // The runs of one instance (one thread count: its iteration-count trials,
+  // then its repetitions) come back to back. Google Benchmark without the
+  // fix of google/benchmark PR 2199 (1.7.1 and 1.8.3 among them) crashes
+  // computing repetition aggregates when the first repetition failed
+  // and two later ones succeeded (google/benchmark#1406): once a run of an
+  // instance fails, its later runs are failed too, without running.
+  int instance_threads = -1;
+  bool instance_failed = false;
+  std::atomic<bool> failed{false};  // the current run reported an error
 };
 
 std::vector<std::unique_ptr<Slot>> &slots() {
@@ -76,10 +86,21 @@ std::vector<std::unique_ptr<Slot>> &slots() {
 
 void run_setup(size_t index, const benchmark::State &st) {
   Slot &s = *slots()[index];
+  if (s.instance_threads != static_cast<int>(st.threads())) {
+    s.instance_threads = static_cast<int>(st.threads());
+    s.instance_failed = false;
+  }
+  s.failed = false;
   s.run = evb_run{};
   s.run.bench = &s.bench;
   s.run.threads = st.threads();
   s.barrier.reset(st.threads());
+  if (s.instance_failed) {
+    s.setup_rc = -1;
+    std::snprintf(s.run.error, sizeof s.run.error,
+                  "not run: an earlier run of this instance failed (google/benchmark#1406)");
+    return;
+  }
   s.setup_rc = s.bench.setup ? s.bench.setup(&s.run) : 0;
   if (s.setup_rc != 0 && s.run.error[0] == '\0')
     std::snprintf(s.run.error, sizeof s.run.error, "setup failed (%d)", s.setup_rc);
@@ -87,8 +108,9 @@ void run_setup(size_t index, const benchmark::State &st) {
 
 void run_teardown(size_t index, const benchmark::State &) {
   Slot &s = *slots()[index];
-  if (s.bench.teardown) s.bench.teardown(&s.run);
+  if (s.bench.teardown && !s.instance_failed) s.bench.teardown(&s.run);  // else setup did not run
   s.run.ctx = nullptr;
+  if (s.failed || s.setup_rc != 0) s.instance_failed = true;
 }
 
 // Setup/Teardown take plain function pointers without user data (1.7.1),
@@ -152,6 +174,7 @@ void evb_register(const evb_bench *b) {
         if (slot->setup_rc != 0) {
           // Every thread reports the setup failure and still walks the loop:
           // Google Benchmark's start/stop barriers count every thread.
+          slot->failed = true;
           st.SkipWithError(slot->run.error);
           while (st.KeepRunning()) {
           }
@@ -190,6 +213,7 @@ void evb_counter_set(evb_state *st, const char *name, double value, int flags) {
 void evb_label_set(evb_state *st, const char *label) { st->st->SetLabel(label); }
 
 void evb_skip_with_error(evb_state *st, const char *msg) {
+  st->slot->failed = true;
   if (!st->st->error_occurred()) st->st->SkipWithError(msg);
 }
 
