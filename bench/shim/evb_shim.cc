@@ -69,10 +69,10 @@ struct Slot {
   int setup_rc = 0;
   Barrier barrier;
   // The runs of one instance (one thread count: its iteration-count trials,
-  // then its repetitions) come back to back. Google Benchmark without the
-  // fix of google/benchmark PR 2199 (1.7.1 and 1.8.3 among them) crashes
-  // computing repetition aggregates when the first repetition failed
-  // and two later ones succeeded (google/benchmark#1406): once a run of an
+  // then its repetitions) come back to back. Google Benchmark releases
+  // without the fix of google/benchmark PR 2199 crash computing repetition
+  // aggregates when the first repetition failed and two later ones succeeded
+  // (google/benchmark#1406; Debian 12's 1.7.1 does). So once a run of an
   // instance fails, its later runs are failed too, without running.
   int instance_threads = -1;
   bool instance_failed = false;
