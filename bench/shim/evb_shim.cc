@@ -77,6 +77,8 @@ struct Slot {
   int instance_threads = -1;
   bool instance_failed = false;
   std::atomic<bool> failed{false};  // the current run reported an error
+  std::mutex failure_mu;            // guards failure (threads fail at once)
+  std::string failure;              // the current run's first error message
 };
 
 std::vector<std::unique_ptr<Slot>> &slots() {
@@ -91,14 +93,19 @@ void run_setup(size_t index, const benchmark::State &st) {
     s.instance_failed = false;
   }
   s.failed = false;
+  std::string earlier = s.failure;
+  s.failure.clear();
   s.run = evb_run{};
   s.run.bench = &s.bench;
   s.run.threads = st.threads();
   s.barrier.reset(st.threads());
   if (s.instance_failed) {
     s.setup_rc = -1;
-    std::snprintf(s.run.error, sizeof s.run.error,
-                  "not run: an earlier run of this instance failed (google/benchmark#1406)");
+    // The earlier message first, so that readers still see why ("did not
+    // finish", "no GPU").
+    std::snprintf(s.run.error, sizeof s.run.error, "%s [not run again: google/benchmark#1406]",
+                  earlier.c_str());
+    s.failure = earlier;
     return;
   }
   s.setup_rc = s.bench.setup ? s.bench.setup(&s.run) : 0;
@@ -111,6 +118,7 @@ void run_teardown(size_t index, const benchmark::State &) {
   if (s.bench.teardown && !s.instance_failed) s.bench.teardown(&s.run);  // else setup did not run
   s.run.ctx = nullptr;
   if (s.failed || s.setup_rc != 0) s.instance_failed = true;
+  if (s.setup_rc != 0 && s.failure.empty()) s.failure = s.run.error;
 }
 
 // Setup/Teardown take plain function pointers without user data (1.7.1),
@@ -213,6 +221,10 @@ void evb_counter_set(evb_state *st, const char *name, double value, int flags) {
 void evb_label_set(evb_state *st, const char *label) { st->st->SetLabel(label); }
 
 void evb_skip_with_error(evb_state *st, const char *msg) {
+  {
+    std::lock_guard<std::mutex> lock(st->slot->failure_mu);
+    if (st->slot->failure.empty()) st->slot->failure = msg;
+  }
   st->slot->failed = true;
   if (!st->st->error_occurred()) st->st->SkipWithError(msg);
 }
