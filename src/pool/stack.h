@@ -18,7 +18,7 @@
  * cell from consumers until it runs again: consumers see a false "empty" (a
  * pool with EVPOOL_ON_EXHAUST=fail would report exhaustion while events are
  * free) and, with more threads than cores, they wait whole time slices
- * (ANCHORS.md: ck_ring_mpmc did not finish in 20 s at 32 threads on 16
+ * (ck_ring_mpmc was seen not to finish in 20 s at 32 threads on 16
  * cores).
  *
  * Progress: lock-free. Each operation is one CAS on head; a thread preempted
