@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "pool/log.h"
+#include "base/log.h"
 
 #define CHECK_STR(s, sub)                                                      \
     do {                                                                       \

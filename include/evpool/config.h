@@ -1,6 +1,6 @@
 /* evpool — configuration.
  *
- * Every knob lives in one table (src/pool/config.c): name, default, accepted
+ * Every knob lives in one table (src/base/config.c): name, default, accepted
  * range, documentation and parser. A pool's configuration is resolved once,
  * when the pool is created, with this precedence (highest first):
  *

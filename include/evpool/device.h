@@ -12,6 +12,7 @@
 #ifndef EVPOOL_DEVICE_H
 #define EVPOOL_DEVICE_H
 
+#include "evpool/host.h"
 #include "evpool/pool.h"
 
 #ifdef __cplusplus
@@ -35,9 +36,6 @@ int evp_device_count(void);
  * of leases never returned in *leaked (may be NULL). Returns 0 or the first
  * error met. */
 int evp_device_shutdown(uint64_t *leaked);
-
-/* Devices the host backend pretends to have. */
-#define EVP_HOST_DEVICES 8
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,9 @@ extern "C" {
 
 typedef struct evp_host_stream evp_host_stream_t;
 
+/* Devices the host backend pretends to have (ids 0..EVP_HOST_DEVICES-1). */
+#define EVP_HOST_DEVICES 8
+
 /* Returns 0 and *out; EVP_ENOMEM; EVP_EBACKEND (thread creation failed). */
 int evp_host_stream_create(evp_host_stream_t **out);
 

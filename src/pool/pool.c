@@ -15,8 +15,8 @@
 
 #include <ck_backoff.h>
 
-#include "pool/clock.h"
-#include "pool/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "pool/pool_internal.h"
 
 static inline uint64_t evp_gen_next(uint64_t gen)

@@ -1,4 +1,4 @@
-/* evpool — the pool's layout, shared by pool.c and registry.c. */
+/* evpool — the pool's layout, shared by pool.c and device.c. */
 #ifndef EVPOOL_SRC_POOL_POOL_INTERNAL_H
 #define EVPOOL_SRC_POOL_POOL_INTERNAL_H
 
@@ -6,7 +6,7 @@
 #include <stdatomic.h>
 
 #include "evpool/pool.h"
-#include "pool/backend.h"
+#include "backend/backend.h"
 #include "pool/stack.h"
 #include "pool/tcache.h"
 

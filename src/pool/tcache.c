@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "evpool/error.h"
-#include "pool/log.h"
+#include "base/log.h"
 
 __thread struct evp_tls_tab *evp_tls;
 bool evp_tcache_asym;

@@ -2,8 +2,8 @@
 #include <stdio.h>
 
 #include "evpool/error.h"
-#include "pool/backend.h"
-#include "pool/log.h"
+#include "backend/backend.h"
+#include "base/log.h"
 
 /* The GPU probe runs once per process: cudaGetDeviceCount initializes the
  * driver, which is slow and whose answer does not change. */

@@ -1,4 +1,4 @@
-#include "pool/host_stream.h"
+#include "backend/host_internal.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

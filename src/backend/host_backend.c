@@ -3,10 +3,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "evpool/device.h"
+#include "evpool/host.h"
 #include "evpool/error.h"
-#include "pool/backend.h"
-#include "pool/host_stream.h"
+#include "backend/backend.h"
+#include "backend/host_internal.h"
 
 struct evp_host_event {
     /* Record stores stream then target (release); query loads target

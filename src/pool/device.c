@@ -8,8 +8,8 @@
 #include <stdlib.h>
 
 #include "evpool/device.h"
-#include "pool/backend.h"
-#include "pool/log.h"
+#include "backend/backend.h"
+#include "base/log.h"
 
 struct evp_registry {
     int count;

@@ -1,6 +1,6 @@
 /* evpool — host stream internals the host backend reads. */
-#ifndef EVPOOL_SRC_POOL_HOST_STREAM_H
-#define EVPOOL_SRC_POOL_HOST_STREAM_H
+#ifndef EVPOOL_SRC_BACKEND_HOST_INTERNAL_H
+#define EVPOOL_SRC_BACKEND_HOST_INTERNAL_H
 
 #include <stdint.h>
 

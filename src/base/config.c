@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "evpool/error.h"
-#include "pool/log.h"
+#include "base/log.h"
 
 typedef struct evp_knob_def evp_knob_def_t;
 

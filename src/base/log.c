@@ -1,4 +1,4 @@
-#include "pool/log.h"
+#include "base/log.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>

@@ -1,6 +1,6 @@
 /* evpool — monotonic time for timeouts and wait statistics. */
-#ifndef EVPOOL_SRC_POOL_CLOCK_H
-#define EVPOOL_SRC_POOL_CLOCK_H
+#ifndef EVPOOL_SRC_BASE_CLOCK_H
+#define EVPOOL_SRC_BASE_CLOCK_H
 
 #include <stdint.h>
 

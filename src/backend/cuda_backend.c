@@ -5,8 +5,8 @@
 #include <stdio.h>
 
 #include "evpool/error.h"
-#include "pool/backend.h"
-#include "pool/log.h"
+#include "backend/backend.h"
+#include "base/log.h"
 
 static int evp_cuda_fail(const char *what, cudaError_t e)
 {

@@ -4,8 +4,8 @@
  * `cuda` wraps cudaEvent_t; `host` uses completion counters advanced by host
  * worker streams (evpool/host.h), so the whole library runs without a GPU.
  * Nothing above the pool knows which one is in use. */
-#ifndef EVPOOL_SRC_POOL_BACKEND_H
-#define EVPOOL_SRC_POOL_BACKEND_H
+#ifndef EVPOOL_SRC_BACKEND_BACKEND_H
+#define EVPOOL_SRC_BACKEND_BACKEND_H
 
 #include <stdbool.h>
 

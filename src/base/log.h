@@ -3,8 +3,8 @@
  * The level is process-wide: it starts from EVPOOL_LOG (read on first use,
  * default warn) and each pool created applies its resolved `log` knob. Safe
  * from any thread; each message is written with a single write(2). */
-#ifndef EVPOOL_SRC_POOL_LOG_H
-#define EVPOOL_SRC_POOL_LOG_H
+#ifndef EVPOOL_SRC_BASE_LOG_H
+#define EVPOOL_SRC_BASE_LOG_H
 
 #include <stdbool.h>
 
