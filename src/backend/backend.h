@@ -28,6 +28,18 @@ struct evp_backend {
     int (*record)(evp_event_t ev, void *stream);
     /* 1 complete, 0 pending, EVP_EBACKEND. */
     int (*query)(evp_event_t ev);
+
+    /* Streams (the batch layer pools them per device). */
+    /* Creates a stream owned by `device` (CUDA: non-blocking, created with
+     * the device current; the caller's device is restored). 0, EVP_EBACKEND,
+     * EVP_ENOMEM. */
+    int (*stream_create)(int device, void **stream);
+    /* Destroys a stream made by stream_create. Work already queued still
+     * runs (CUDA releases the stream when it is done; the host stream runs
+     * its queue before its worker stops). 0 or EVP_EBACKEND. */
+    int (*stream_destroy)(int device, void *stream);
+    /* Waits until everything queued on the stream has run. 0, EVP_EBACKEND. */
+    int (*stream_sync)(void *stream);
 };
 
 extern const struct evp_backend evp_backend_cuda;

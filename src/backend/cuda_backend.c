@@ -32,29 +32,43 @@ static int evp_cuda_device_count(char *why, size_t len)
     return n;
 }
 
+/* Makes `device` current, remembering the caller's device in *prev. */
+static int evp_cuda_enter(int device, int *prev)
+{
+    cudaError_t e = cudaGetDevice(prev);
+    if (e != cudaSuccess)
+        return evp_cuda_fail("cudaGetDevice", e);
+    if (*prev != device && (e = cudaSetDevice(device)) != cudaSuccess)
+        return evp_cuda_fail("cudaSetDevice", e);
+    return 0;
+}
+
+/* Restores the caller's device; rc is the result so far. */
+static int evp_cuda_leave(int device, int prev, int rc)
+{
+    if (prev != device) {
+        cudaError_t e = cudaSetDevice(prev);
+        if (e != cudaSuccess && rc == 0)
+            return evp_cuda_fail("cudaSetDevice (restore)", e);
+    }
+    return rc;
+}
+
 /* Events belong to the context current when they are created: make the
  * owning device current (a record on another device's stream would fail
  * with "invalid resource handle"), then restore the caller's device. */
 static int evp_cuda_create(int device, bool timing, evp_event_t *ev)
 {
-    int prev = -1;
-    cudaError_t e = cudaGetDevice(&prev);
-    if (e != cudaSuccess)
-        return evp_cuda_fail("cudaGetDevice", e);
-    if (prev != device && (e = cudaSetDevice(device)) != cudaSuccess)
-        return evp_cuda_fail("cudaSetDevice", e);
+    int prev = -1, rc = evp_cuda_enter(device, &prev);
+    if (rc)
+        return rc;
     cudaEvent_t event = NULL;
-    e = cudaEventCreateWithFlags(&event, timing ? cudaEventDefault : cudaEventDisableTiming);
-    int rc = e == cudaSuccess ? 0 : evp_cuda_fail("cudaEventCreateWithFlags", e);
-    if (prev != device) {
-        cudaError_t r = cudaSetDevice(prev);
-        if (r != cudaSuccess && rc == 0) {
-            cudaEventDestroy(event);
-            return evp_cuda_fail("cudaSetDevice (restore)", r);
-        }
-    }
+    cudaError_t e = cudaEventCreateWithFlags(&event, timing ? cudaEventDefault : cudaEventDisableTiming);
+    rc = evp_cuda_leave(device, prev, e == cudaSuccess ? 0 : evp_cuda_fail("cudaEventCreateWithFlags", e));
     if (rc == 0)
         *ev = event;
+    else if (e == cudaSuccess)
+        cudaEventDestroy(event);
     return rc;
 }
 
@@ -80,6 +94,35 @@ static int evp_cuda_query(evp_event_t ev)
     return evp_cuda_fail("cudaEventQuery", e);
 }
 
+/* Streams are non-blocking: they never synchronise with the legacy default
+ * stream of someone else's code in the process. */
+static int evp_cuda_stream_create(int device, void **stream)
+{
+    int prev = -1, rc = evp_cuda_enter(device, &prev);
+    if (rc)
+        return rc;
+    cudaStream_t st = NULL;
+    cudaError_t e = cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking);
+    rc = evp_cuda_leave(device, prev, e == cudaSuccess ? 0 : evp_cuda_fail("cudaStreamCreateWithFlags", e));
+    if (rc == 0)
+        *stream = st;
+    else if (e == cudaSuccess)
+        cudaStreamDestroy(st);
+    return rc;
+}
+
+static int evp_cuda_stream_destroy(int device, void *stream)
+{
+    cudaError_t e = cudaStreamDestroy((cudaStream_t)stream);
+    return e == cudaSuccess ? 0 : evp_cuda_fail("cudaStreamDestroy", e);
+}
+
+static int evp_cuda_stream_sync(void *stream)
+{
+    cudaError_t e = cudaStreamSynchronize((cudaStream_t)stream);
+    return e == cudaSuccess ? 0 : evp_cuda_fail("cudaStreamSynchronize", e);
+}
+
 const struct evp_backend evp_backend_cuda = {
     .name = "cuda",
     .device_count = evp_cuda_device_count,
@@ -87,4 +130,7 @@ const struct evp_backend evp_backend_cuda = {
     .destroy = evp_cuda_destroy,
     .record = evp_cuda_record,
     .query = evp_cuda_query,
+    .stream_create = evp_cuda_stream_create,
+    .stream_destroy = evp_cuda_stream_destroy,
+    .stream_sync = evp_cuda_stream_sync,
 };

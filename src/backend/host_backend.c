@@ -53,6 +53,22 @@ static int evp_host_query(evp_event_t ev)
     return !s || evp_host_stream_done(s) >= target;
 }
 
+static int evp_host_stream_new(int device, void **stream)
+{
+    return evp_host_stream_create((evp_host_stream_t **)stream);
+}
+
+static int evp_host_stream_free(int device, void *stream)
+{
+    evp_host_stream_destroy(stream);
+    return 0;
+}
+
+static int evp_host_stream_wait(void *stream)
+{
+    return evp_host_stream_synchronize(stream);
+}
+
 const struct evp_backend evp_backend_host = {
     .name = "host",
     .device_count = evp_host_device_count,
@@ -60,4 +76,7 @@ const struct evp_backend evp_backend_host = {
     .destroy = evp_host_destroy,
     .record = evp_host_record,
     .query = evp_host_query,
+    .stream_create = evp_host_stream_new,
+    .stream_destroy = evp_host_stream_free,
+    .stream_sync = evp_host_stream_wait,
 };
