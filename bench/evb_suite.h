@@ -9,5 +9,6 @@ void evb_mutex_vector_register(void);/* baselines/mutex_vector_pool.c */
 void evb_cuda_create_register(void); /* baselines/cuda_create_destroy.c */
 void evb_exhaust_register(void);     /* evb_exhaust.c */
 void evb_submit_register(void);      /* evb_submit.c (CUDA) */
+void evb_depot_register(void);       /* evb_depot.c: the depot alone, ring/stack/ck_ring */
 
 #endif
