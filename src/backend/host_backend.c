@@ -1,5 +1,7 @@
 /* Host backend: an event is a target count on a host stream; it is complete
- * once the stream has run that many callbacks. No GPU involved. */
+ * once the stream has run that many items (callbacks and copies). Copies
+ * are memcpy run by the stream's worker in order (memory export/import:
+ * host_mem.c). No GPU involved. */
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -88,6 +90,23 @@ static int evp_host_query(evp_event_t ev)
     }
 }
 
+static int evp_host_copy_batch(void *const *dst, const void *const *src, const size_t *len, size_t n,
+                               void *stream)
+{
+    int rc = evp_backend_copy_check(dst, src, len, n);
+    return rc ? rc : evp_host_stream_enqueue_copies(stream, dst, src, len, n);
+}
+
+static int evp_host_copy(void *dst, const void *src, size_t len, void *stream)
+{
+    return evp_host_copy_batch(&dst, &src, &len, 1, stream);
+}
+
+static int evp_host_fn(void *stream, void (*fn)(void *), void *arg)
+{
+    return evp_host_stream_enqueue(stream, fn, arg);
+}
+
 static int evp_host_stream_new(int device, void **stream)
 {
     return evp_host_stream_create((evp_host_stream_t **)stream);
@@ -114,4 +133,8 @@ const struct evp_backend evp_backend_host = {
     .stream_create = evp_host_stream_new,
     .stream_destroy = evp_host_stream_free,
     .stream_sync = evp_host_stream_wait,
+    .copy = evp_host_copy,
+    .copy_batch = evp_host_copy_batch,
+    .host_fn = evp_host_fn,
+    .mem = &evp_mem_host,
 };
