@@ -228,9 +228,11 @@ static int evp_cuda_mem_alloc(int device, size_t len, unsigned handles, uint64_t
         m->pub.len = m->base_size = len;
     }
     rc = evp_cuda_leave(device, prev, rc);
-    if (rc) {
+    if (rc) { /* also when only the restore of the caller's device failed */
         if (m->kind == EVP_CUDA_MALLOC && m->base)
             cudaFree(m->base);
+        else if (m->kind == EVP_CUDA_VMM)
+            evp_cuda_vmm_undo(cu, m);
         free(m);
         return rc;
     }
@@ -422,9 +424,11 @@ static int evp_cuda_mem_import(int device, const struct evp_mem_desc *desc, int 
             evp_cuda_vmm_undo(cu, m);
     }
     rc = evp_cuda_leave(device, prev, rc);
-    if (rc) {
+    if (rc) { /* also when only the restore of the caller's device failed */
         if (m->kind == EVP_CUDA_IPC_OPENED)
             cudaIpcCloseMemHandle(m->base);
+        else if (cu)
+            evp_cuda_vmm_undo(cu, m);
         free(m);
         return rc;
     }
