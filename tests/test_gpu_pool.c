@@ -11,14 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "cuda_ok.h"
 #include "harness.h"
-
-#define CUDA_OK(call)                                                                            \
-    do {                                                                                         \
-        cudaError_t _e = (call);                                                                 \
-        if (_e != cudaSuccess)                                                                   \
-            evp_test_fail(__FILE__, __LINE__, "%s: %s", #call, cudaGetErrorString(_e));          \
-    } while (0)
 
 static _Atomic int g_gate;
 

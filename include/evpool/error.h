@@ -14,6 +14,7 @@ extern "C" {
 
 enum evp_error {
     EVP_OK = 0,
+    EVP_EPERM = -1,       /* not permitted or not available here (FABRIC handle without an IMEX channel, pidfd_getfd refused); use the fallback */
     EVP_EBACKEND = -5,    /* the backend (CUDA) call failed; the CUDA error is logged */
     EVP_EAGAIN = -11,     /* pool exhausted: no event free within the wait policy */
     EVP_ENOMEM = -12,     /* host memory allocation failed */

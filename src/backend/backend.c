@@ -1,4 +1,5 @@
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "evpool/error.h"
@@ -39,4 +40,29 @@ int evp_backend_resolve(evp_backend_kind_t kind, const struct evp_backend **out)
         return EVP_ENODEV;
     }
     return EVP_EINVAL;
+}
+
+int evp_backend_copy_check(void *const *dst, const void *const *src, const size_t *len, size_t n)
+{
+    if (n > 0 && (!dst || !src || !len)) {
+        evp_error("copy: NULL array for %zu copies", n);
+        return EVP_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (len[i] == 0)
+            continue;
+        uintptr_t d = (uintptr_t)dst[i], s = (uintptr_t)src[i];
+        const char *bad = NULL;
+        if (!d || !s)
+            bad = "NULL pointer";
+        else if (d + len[i] < d || s + len[i] < s)
+            bad = "range wraps around the address space";
+        else if (d < s + len[i] && s < d + len[i])
+            bad = "source and destination overlap";
+        if (bad) {
+            evp_error("copy %zu of %zu (%zu bytes): %s", i, n, len[i], bad);
+            return EVP_EINVAL;
+        }
+    }
+    return 0;
 }

@@ -4,6 +4,7 @@ const char *evp_strerror(int err)
 {
     switch (err) {
     case EVP_OK: return "EVP_OK: success";
+    case EVP_EPERM: return "EVP_EPERM: not permitted or not available on this machine (see the log); use the fallback";
     case EVP_EBACKEND: return "EVP_EBACKEND: the backend (CUDA) call failed (see the log for the CUDA error)";
     case EVP_EAGAIN: return "EVP_EAGAIN: pool exhausted: no event became free within the wait policy";
     case EVP_ENOMEM: return "EVP_ENOMEM: out of host memory";
