@@ -193,7 +193,9 @@ static void test_wrap_around(void)
 
 /* ---- concurrent churn: conservation with owner stamps -------------------- */
 
-#define NVALS 64
+/* Enough for the stalled-push churn at 2x cores on machines of up to 256
+ * cores (8x is capped to fit). */
+#define NVALS 520
 #define WIDTH 4
 #define CHURN_ROUNDS 200000
 #define CHURN_NS 400000000u /* each churn run stops after 0.4 s */
