@@ -35,6 +35,7 @@ typedef struct evb_depot_spec {
 } evb_depot_spec;
 
 typedef struct evb_depot_ctx {
+    evb_results results;      /* first: the fixture's (evb_run.h) */
     struct evp_ring ring;     /* the one of the three this run uses */
     struct evp_stack stack;
     struct ck_ring ck;
@@ -42,7 +43,6 @@ typedef struct evb_depot_ctx {
     uint64_t *ck_rows;          /* [chains * width], owned */
     evb_depot_kind kind;
     uint32_t width;
-    evb_results results;
 } evb_depot_ctx;
 
 /* Node k's chain is {k * width, ..., k * width + width - 1}: a popped chain
@@ -86,18 +86,11 @@ static inline void evb_depot_push(evb_depot_ctx *c, evb_depot_kind kind, const u
 static int evb_depot_setup(evb_run *run)
 {
     const evb_depot_spec *spec = run->bench->user;
-    size_t bytes = (sizeof(evb_depot_ctx) + 63) & ~(size_t)63;
-    evb_depot_ctx *c = aligned_alloc(64, bytes); /* evp_ring wants its lines */
-    if (!c) {
-        snprintf(run->error, sizeof run->error, "out of memory");
+    evb_depot_ctx *c = evb_fixture_new(run, sizeof *c); /* cache-line aligned: evp_ring wants its lines */
+    if (!c)
         return -1;
-    }
-    memset(c, 0, bytes);
-    run->ctx = c;
     c->kind = spec->kind;
     c->width = spec->width;
-    if (evb_results_init(&c->results, run->threads, run->error, sizeof run->error) != 0)
-        return -1;
     int rc = 0;
     if (c->kind == EVB_DEPOT_RING) {
         rc = evp_ring_init(&c->ring, EVB_DEPOT_CHAINS, c->width);
@@ -135,9 +128,7 @@ static void evb_depot_teardown(evb_run *run)
         evp_stack_fini(&c->stack);
     free(c->ck_slots);
     free(c->ck_rows);
-    evb_results_free(&c->results);
-    free(c);
-    run->ctx = NULL;
+    evb_fixture_free(run);
 }
 
 typedef struct evb_depot_seen {
@@ -182,11 +173,10 @@ static int evb_depot_check(evb_depot_ctx *c, char *err, size_t len)
     return -1;
 }
 
+/* Thread 0, after evb_loop_finish merged and published the usual counters. */
 static void evb_depot_finish(evb_state *st, evb_depot_ctx *c)
 {
-    evb_results *r = &c->results;
-    evb_results_merge(r);
-    evb_results_publish(st, r);
+    const evb_results *r = &c->results;
     if (r->ops > 0 && r->elapsed_ns > 0)
         evb_counter_set(st, "Mevents_per_s", (double)r->ops * c->width / r->elapsed_ns * 1e3,
                         EVB_COUNTER_PLAIN);
@@ -202,50 +192,34 @@ static void evb_depot_finish(evb_state *st, evb_depot_ctx *c)
 static inline void evb_depot_body(evb_state *st, evb_depot_kind kind)
 {
     evb_depot_ctx *c = evb_ctx(st);
-    evb_thread_result *res = &c->results.thread[evb_thread_index(st)];
     evb_sampler smp;
     evb_sampler_init(&smp, evb_thread_index(st));
-    uint64_t deadline = UINT64_MAX, ops = 0;
     uint64_t vals[EVP_STACK_WIDTH_MAX];
-    bool failed = false;
-
-    while (evb_keep_running_batch(st, EVB_BATCH)) {
-        if (res->begin_ticks == 0) {
-            res->begin_ticks = evb_ticks_begin();
-            deadline = evb_deadline_ticks(res->begin_ticks);
-        }
-        for (unsigned i = 0; i < EVB_BATCH && !failed; i++) {
-            uint64_t t0 = 0;
-            bool timed = evb_sampler_due(&smp);
-            if (timed)
-                t0 = evb_ticks_begin();
-            uint32_t n;
-            unsigned spins = 0;
-            while ((n = evb_depot_pop(c, kind, vals)) == 0 && !failed) {
-                res->retries++;
-                if (evb_ticks_begin() > deadline) {
-                    evb_report_dnf(st, ops);
-                    failed = true;
-                }
-                evb_backoff(&spins);
-            }
-            if (failed)
+    evb_loop l;
+    evb_loop_start(&l, st, &c->results, EVB_BATCH);
+    while (evb_loop_next(&l)) {
+        uint64_t t0 = 0;
+        bool timed = evb_sampler_due(&smp);
+        if (timed)
+            t0 = evb_ticks_begin();
+        uint32_t n;
+        unsigned spins = 0;
+        while ((n = evb_depot_pop(c, kind, vals)) == 0) {
+            l.res->retries++;
+            if (evb_loop_expired(&l))
                 break;
-            evb_depot_push(c, kind, vals, n);
-            if (timed)
-                evb_hist_record(&res->hist, evb_ticks_to_ns(evb_ticks_end() - t0));
-            ops++;
+            evb_backoff(&spins);
         }
-        res->end_ticks = evb_ticks_begin();
-        if (!failed && res->end_ticks > deadline) {
-            evb_report_dnf(st, ops);
-            failed = true;
+        if (n == 0) {
+            evb_loop_dnf(&l);
+            continue; /* the loop walks out the run */
         }
-        /* After a failure keep calling the loop until it answers false. */
+        evb_depot_push(c, kind, vals, n);
+        if (timed)
+            evb_hist_record(&l.res->hist, evb_ticks_to_ns(evb_ticks_end() - t0));
+        l.ops++;
     }
-    res->ops = ops;
-    evb_sync(st);
-    if (evb_thread_index(st) == 0)
+    if (evb_loop_finish(&l))
         evb_depot_finish(st, c);
 }
 

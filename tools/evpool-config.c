@@ -27,7 +27,7 @@ int main(int argc, char **argv)
         return 2;
     }
     evp_config_t cfg;
-    char err[512];
+    char err[2048]; /* every bad value, " | " between */
     evp_config_init(&cfg);
     if (evp_config_load_env(&cfg, err, sizeof err) != 0) {
         fprintf(stderr, "evpool-config: %s\n", err);
