@@ -8,7 +8,8 @@
  *   2. the EVPOOL_* environment variable of the same name;
  *   3. the built-in default. Two defaults are derived and follow the knobs
  *      they depend on until set: EVPOOL_MAX is 4 x EVPOOL_SIZE, and
- *      EVPOOL_THREAD_CACHE (64) is capped at EVPOOL_MAX.
+ *      EVPOOL_THREAD_CACHE (64) is capped at EVPOOL_MAX; EVPOOL_BATCH_MAX
+ *      is 64 x EVPOOL_BATCH_SLAB.
  *
  * A malformed, out-of-range or inconsistent value is EVP_EINVAL with a
  * message that names the variable, the value and what is accepted. An
@@ -55,6 +56,10 @@ typedef enum evp_knob {
     EVP_KNOB_TIMING,           /* EVPOOL_TIMING */
     EVP_KNOB_BACKEND,          /* EVPOOL_BACKEND */
     EVP_KNOB_LOG,              /* EVPOOL_LOG */
+    EVP_KNOB_BATCH_SLAB,       /* EVPOOL_BATCH_SLAB */
+    EVP_KNOB_BATCH_MAX,        /* EVPOOL_BATCH_MAX */
+    EVP_KNOB_BATCH_TASKS,      /* EVPOOL_BATCH_TASKS */
+    EVP_KNOB_STREAMS,          /* EVPOOL_STREAMS */
     EVP_KNOB_COUNT
 } evp_knob_t;
 
@@ -73,6 +78,10 @@ typedef struct evp_config {
     bool timing;               /* events record timing (cudaEventDisableTiming otherwise) */
     evp_backend_kind_t backend;
     evp_log_level_t log;
+    uint32_t batch_slab;       /* sub-batch objects created up front (evpool/batch.h) */
+    uint32_t batch_max;        /* hard cap on sub-batch objects, >= batch_slab */
+    uint32_t batch_tasks;      /* tasks one sub-batch may hold at most */
+    uint32_t streams;          /* streams per device the sub-batches share */
     evp_source_t source[EVP_KNOB_COUNT]; /* where each value came from */
 } evp_config_t;
 

@@ -103,6 +103,15 @@ static const evp_knob_def_t evp_knobs[] = {
     [EVP_KNOB_LOG] = {"EVPOOL_LOG", "warn", "error, warn, info, debug", "log level (stderr)",
                       evp_parse_word, 0, 0,
                       (const char *const[]){"error", "warn", "info", "debug", NULL}},
+    [EVP_KNOB_BATCH_SLAB] = {"EVPOOL_BATCH_SLAB", "64", "integer 1..1048576",
+                             "sub-batch objects created up front", evp_parse_uint, 1, 1048576, NULL},
+    [EVP_KNOB_BATCH_MAX] = {"EVPOOL_BATCH_MAX", NULL, "integer 1..1048576, >= EVPOOL_BATCH_SLAB",
+                            "hard cap on sub-batch objects (default 64 x EVPOOL_BATCH_SLAB)",
+                            evp_parse_uint, 1, 1048576, NULL},
+    [EVP_KNOB_BATCH_TASKS] = {"EVPOOL_BATCH_TASKS", "64", "integer 1..65536",
+                              "tasks one sub-batch may hold at most", evp_parse_uint, 1, 65536, NULL},
+    [EVP_KNOB_STREAMS] = {"EVPOOL_STREAMS", "4", "integer 1..256",
+                          "streams per device shared by sub-batches", evp_parse_uint, 1, 256, NULL},
 };
 _Static_assert(sizeof evp_knobs / sizeof evp_knobs[0] == EVP_KNOB_COUNT, "one row per knob");
 
@@ -118,6 +127,10 @@ static uint64_t evp_config_get(const evp_config_t *cfg, evp_knob_t knob)
     case EVP_KNOB_TIMING: return cfg->timing;
     case EVP_KNOB_BACKEND: return (uint64_t)cfg->backend;
     case EVP_KNOB_LOG: return (uint64_t)cfg->log;
+    case EVP_KNOB_BATCH_SLAB: return cfg->batch_slab;
+    case EVP_KNOB_BATCH_MAX: return cfg->batch_max;
+    case EVP_KNOB_BATCH_TASKS: return cfg->batch_tasks;
+    case EVP_KNOB_STREAMS: return cfg->streams;
     default: return 0;
     }
 }
@@ -147,6 +160,10 @@ static void evp_config_derive(evp_config_t *cfg)
         uint64_t tc = evp_config_default(EVP_KNOB_THREAD_CACHE);
         cfg->thread_cache = (uint32_t)(tc < cfg->max ? tc : cfg->max);
     }
+    if (cfg->source[EVP_KNOB_BATCH_MAX] == EVP_SRC_DEFAULT) {
+        uint64_t bmax = 64 * (uint64_t)cfg->batch_slab, cap = evp_knobs[EVP_KNOB_BATCH_MAX].max;
+        cfg->batch_max = (uint32_t)(bmax < cap ? bmax : cap);
+    }
 }
 
 /* Stores a parsed value (already range-checked) and re-derives dependent defaults. */
@@ -161,6 +178,10 @@ static void evp_config_put(evp_config_t *cfg, evp_knob_t knob, uint64_t v, evp_s
     case EVP_KNOB_TIMING: cfg->timing = v != 0; break;
     case EVP_KNOB_BACKEND: cfg->backend = (evp_backend_kind_t)v; break;
     case EVP_KNOB_LOG: cfg->log = (evp_log_level_t)v; break;
+    case EVP_KNOB_BATCH_SLAB: cfg->batch_slab = (uint32_t)v; break;
+    case EVP_KNOB_BATCH_MAX: cfg->batch_max = (uint32_t)v; break;
+    case EVP_KNOB_BATCH_TASKS: cfg->batch_tasks = (uint32_t)v; break;
+    case EVP_KNOB_STREAMS: cfg->streams = (uint32_t)v; break;
     default: return;
     }
     cfg->source[knob] = src;
@@ -221,7 +242,9 @@ static void evp_config_warn_unknown(void)
     char known[256];
     for (char **e = environ; e && *e; e++) {
         size_t len = strcspn(*e, "=");
-        if (strncmp(*e, "EVPOOL_", 7) == 0 && evp_config_find(*e, len) == EVP_KNOB_COUNT)
+        /* EVPOOL_FAULT is the tests' fault injection (src/backend/fault.h), not a knob. */
+        if (strncmp(*e, "EVPOOL_", 7) == 0 && evp_config_find(*e, len) == EVP_KNOB_COUNT &&
+            strncmp(*e, "EVPOOL_FAULT=", 13) != 0)
             evp_warn("unknown variable %.*s ignored; known: %s", (int)len, *e,
                      evp_config_known(known, sizeof known));
     }
@@ -284,6 +307,11 @@ int evp_config_validate(const evp_config_t *cfg, char *err, size_t errlen)
                                "EVPOOL_THREAD_CACHE=%" PRIu32 " is greater than EVPOOL_MAX=%" PRIu32
                                "; accepted: EVPOOL_THREAD_CACHE <= EVPOOL_MAX",
                                cfg->thread_cache, cfg->max);
+    if (cfg->batch_max < cfg->batch_slab)
+        return evp_config_fail(err, errlen,
+                               "EVPOOL_BATCH_MAX=%" PRIu32 " is less than EVPOOL_BATCH_SLAB=%" PRIu32
+                               "; accepted: EVPOOL_BATCH_MAX >= EVPOOL_BATCH_SLAB",
+                               cfg->batch_max, cfg->batch_slab);
     return 0;
 }
 
