@@ -36,7 +36,7 @@ static inline uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void host_copy_run(void *arg)
+static inline void host_copy_run(void *arg)
 {
     struct host_copy *c = arg;
     while (c->gate && !atomic_load(c->gate))
@@ -46,7 +46,7 @@ static void host_copy_run(void *arg)
 }
 
 /* reqs[i]: local = destination, target = (uintptr_t) source, length. */
-static int host_enqueue(void *ctx, void *stream, int device, const evp_batch_req_t *reqs, uint32_t n)
+static inline int host_enqueue(void *ctx, void *stream, int device, const evp_batch_req_t *reqs, uint32_t n)
 {
     struct host_xfer *x = ctx;
     atomic_fetch_add(&x->calls, 1);
