@@ -474,6 +474,10 @@ static bool evp_batch_in_flight(evp_batch_lib_t *lib, struct evp_sb *sb)
 static void evp_batch_reclaim(struct rcu_head *head)
 {
     struct evp_sb *sb = (struct evp_sb *)((char *)head - offsetof(struct evp_sb, rcu));
+    /* Acquire pairs with the release store in evp_batch_retire. call_rcu
+     * already orders the two, but inside liburcu, which ThreadSanitizer
+     * does not see; this pairing states it where it can. */
+    atomic_load_explicit(&sb->freed_ns, memory_order_acquire);
     evp_batch_lib_t *lib = sb->lib;
     if (!evp_batch_in_flight(lib, sb)) {
         evp_batch_finish(lib, sb);
@@ -495,7 +499,8 @@ static void evp_batch_reclaim(struct rcu_head *head)
 /* Hands a sub-batch whose generation word we just killed to the reclaimer. */
 static void evp_batch_retire(evp_batch_lib_t *lib, struct evp_sb *sb)
 {
-    atomic_store_explicit(&sb->freed_ns, evp_clock_ns(), memory_order_relaxed);
+    /* Release pairs with the acquire load at the top of evp_batch_reclaim. */
+    atomic_store_explicit(&sb->freed_ns, evp_clock_ns(), memory_order_release);
     atomic_fetch_add_explicit(&lib->frees, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&lib->pending, 1, memory_order_relaxed);
     evp_rcu_online();
