@@ -76,6 +76,22 @@ static const struct row {
     {"EVPOOL_LOG", "debug", 0, EVP_LOG_DEBUG, "debug"},
     {"EVPOOL_LOG", "verbose", EVP_EINVAL, 0,
      "not an accepted value; accepted: error, warn, info, debug"},
+    {"EVPOOL_BATCH_SLAB", "1", 0, 1, "1"},
+    {"EVPOOL_BATCH_SLAB", "1048576", 0, 1048576, "1048576"},
+    {"EVPOOL_BATCH_SLAB", "0", EVP_EINVAL, 0, "out of range; accepted: integer 1..1048576"},
+    {"EVPOOL_BATCH_SLAB", "1048577", EVP_EINVAL, 0, "out of range"},
+    {"EVPOOL_BATCH_MAX", "1", 0, 1, "1"},
+    {"EVPOOL_BATCH_MAX", "1048576", 0, 1048576, "1048576"},
+    {"EVPOOL_BATCH_MAX", "0", EVP_EINVAL, 0, "out of range"},
+    {"EVPOOL_BATCH_MAX", "lots", EVP_EINVAL, 0, "not a decimal integer"},
+    {"EVPOOL_BATCH_TASKS", "1", 0, 1, "1"},
+    {"EVPOOL_BATCH_TASKS", "65536", 0, 65536, "65536"},
+    {"EVPOOL_BATCH_TASKS", "0", EVP_EINVAL, 0, "out of range; accepted: integer 1..65536"},
+    {"EVPOOL_BATCH_TASKS", "65537", EVP_EINVAL, 0, "out of range"},
+    {"EVPOOL_STREAMS", "1", 0, 1, "1"},
+    {"EVPOOL_STREAMS", "256", 0, 256, "256"},
+    {"EVPOOL_STREAMS", "0", EVP_EINVAL, 0, "out of range; accepted: integer 1..256"},
+    {"EVPOOL_STREAMS", "257", EVP_EINVAL, 0, "out of range"},
 };
 
 static evp_knob_t knob_of(const char *var)
@@ -113,8 +129,9 @@ static void check_same(const evp_config_t *a, const evp_config_t *b)
     }
 }
 
-/* A config in which any single in-range value is valid on its own: SIZE 1
- * and MAX 1048576, each set explicitly unless it is the knob under test. */
+/* A config in which any single in-range value is valid on its own: SIZE and
+ * BATCH_SLAB 1, MAX and BATCH_MAX 1048576, each set explicitly unless it is
+ * the knob under test. */
 static void permissive_base(evp_config_t *cfg, const char *var)
 {
     char err[256];
@@ -123,6 +140,10 @@ static void permissive_base(evp_config_t *cfg, const char *var)
         CHECK_RC(evp_config_set(cfg, "EVPOOL_SIZE", "1", err, sizeof err), 0);
     if (strcmp(var, "EVPOOL_MAX") != 0)
         CHECK_RC(evp_config_set(cfg, "EVPOOL_MAX", "1048576", err, sizeof err), 0);
+    if (strcmp(var, "EVPOOL_BATCH_SLAB") != 0)
+        CHECK_RC(evp_config_set(cfg, "EVPOOL_BATCH_SLAB", "1", err, sizeof err), 0);
+    if (strcmp(var, "EVPOOL_BATCH_MAX") != 0)
+        CHECK_RC(evp_config_set(cfg, "EVPOOL_BATCH_MAX", "1048576", err, sizeof err), 0);
 }
 
 static void check_row(const struct row *r, const evp_config_t *cfg, int rc, const char *err,
@@ -189,6 +210,8 @@ static void test_defaults(void)
         [EVP_KNOB_ON_EXHAUST] = "wait",   [EVP_KNOB_WAIT_TIMEOUT_US] = "1000000",
         [EVP_KNOB_THREAD_CACHE] = "64",   [EVP_KNOB_TIMING] = "0",
         [EVP_KNOB_BACKEND] = "auto",      [EVP_KNOB_LOG] = "warn",
+        [EVP_KNOB_BATCH_SLAB] = "64",     [EVP_KNOB_BATCH_MAX] = "4096",
+        [EVP_KNOB_BATCH_TASKS] = "64",    [EVP_KNOB_STREAMS] = "4",
     };
     evp_config_t cfg;
     char text[32], err[256];
@@ -293,6 +316,25 @@ static void test_max_less_than_size(void)
     CHECK_STR(err, "EVPOOL_MAX=8 is less than EVPOOL_SIZE=16");
     check_same(&cfg, &before);
     unset_all();
+}
+
+/* BATCH_MAX follows BATCH_SLAB (64 x) until set, and may not be below it. */
+static void test_batch_max(void)
+{
+    evp_config_t cfg;
+    char err[256];
+    unset_all();
+    evp_config_init(&cfg);
+    CHECK_RC(evp_config_set(&cfg, "EVPOOL_BATCH_SLAB", "100", err, sizeof err), 0);
+    CHECK_EQ(cfg.batch_max, 6400);
+    CHECK_EQ(cfg.source[EVP_KNOB_BATCH_MAX], EVP_SRC_DEFAULT);
+    CHECK_RC(evp_config_set(&cfg, "EVPOOL_BATCH_SLAB", "1048576", err, sizeof err), 0);
+    CHECK_EQ(cfg.batch_max, 1048576);
+    CHECK_RC(evp_config_set(&cfg, "EVPOOL_BATCH_SLAB", "16", err, sizeof err), 0);
+    CHECK_RC(evp_config_set(&cfg, "EVPOOL_BATCH_MAX", "8", err, sizeof err), 0);
+    CHECK_RC(evp_config_validate(&cfg, err, sizeof err), EVP_EINVAL);
+    CHECK(strcmp(err, "EVPOOL_BATCH_MAX=8 is less than EVPOOL_BATCH_SLAB=16; "
+                      "accepted: EVPOOL_BATCH_MAX >= EVPOOL_BATCH_SLAB") == 0);
 }
 
 static void test_thread_cache_vs_max(void)
@@ -678,6 +720,7 @@ int main(void)
     TEST(test_precedence);
     TEST(test_max_derived);
     TEST(test_max_less_than_size);
+    TEST(test_batch_max);
     TEST(test_thread_cache_vs_max);
     TEST(test_validate_direct_fields);
     TEST(test_unknown_variable_warned);

@@ -11,9 +11,10 @@
  *   1. a value the caller set explicitly (evp_config_set, evp_config_set_u64,
  *      evp_config_set_bool);
  *   2. the EVPOOL_* environment variable of the same name;
- *   3. the built-in default. Two defaults are derived and follow the knobs
- *      they depend on until set: EVPOOL_MAX is 4 x EVPOOL_SIZE, and
- *      EVPOOL_THREAD_CACHE (64) is capped at EVPOOL_MAX.
+ *   3. the built-in default. Three defaults are derived and follow the knobs
+ *      they depend on until set: EVPOOL_MAX is 4 x EVPOOL_SIZE,
+ *      EVPOOL_THREAD_CACHE (64) is capped at EVPOOL_MAX, and EVPOOL_BATCH_MAX
+ *      is 64 x EVPOOL_BATCH_SLAB.
  *
  * A malformed, out-of-range or inconsistent value is EVP_EINVAL with a
  * message that names the variable, the value and what is accepted; when
@@ -93,7 +94,15 @@ typedef enum evp_log_level {
     XX(BACKEND, backend, evp_backend_kind_t, "auto", "auto, cuda, host",                     \
        "event backend (auto = cuda when a usable GPU is present, else host)", word, 0, 0)    \
     XX(LOG, log, evp_log_level_t, "warn", "error, warn, info, debug", "log level (stderr)",  \
-       word, 0, 0)
+       word, 0, 0)                                                                           \
+    XX(BATCH_SLAB, batch_slab, uint32_t, "64", "integer 1..1048576",                         \
+       "sub-batch objects created up front (evpool/batch.h)", uint, 1, 1048576)              \
+    XX(BATCH_MAX, batch_max, uint32_t, NULL, "integer 1..1048576, >= EVPOOL_BATCH_SLAB",     \
+       "hard cap on sub-batch objects (default 64 x EVPOOL_BATCH_SLAB)", uint, 1, 1048576)   \
+    XX(BATCH_TASKS, batch_tasks, uint32_t, "64", "integer 1..65536",                         \
+       "tasks one sub-batch may hold at most", uint, 1, 65536)                               \
+    XX(STREAMS, streams, uint32_t, "4", "integer 1..256",                                    \
+       "streams per device shared by sub-batches", uint, 1, 256)
 
 /* The knobs, in list order: EVP_KNOB_SIZE, EVP_KNOB_MAX, ... */
 typedef enum evp_knob {

@@ -2,6 +2,7 @@
 #ifndef EVPOOL_EVPOOL_H
 #define EVPOOL_EVPOOL_H
 
+#include "evpool/batch.h"
 #include "evpool/config.h"
 #include "evpool/device.h"
 #include "evpool/error.h"

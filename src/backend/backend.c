@@ -4,6 +4,7 @@
 
 #include "evpool/error.h"
 #include "backend/backend.h"
+#include "backend/fault.h"
 #include "base/log.h"
 
 /* The GPU probe runs once per process: cudaGetDeviceCount initializes the
@@ -19,7 +20,7 @@ static void evp_backend_probe(void)
         evp_info("no usable GPU (%s): EVPOOL_BACKEND=auto uses the host backend", evp_probe_why);
 }
 
-int evp_backend_resolve(evp_backend_kind_t kind, const struct evp_backend **out)
+static int evp_backend_pick(evp_backend_kind_t kind, const struct evp_backend **out)
 {
     switch (kind) {
     case EVP_BACKEND_HOST:
@@ -65,4 +66,13 @@ int evp_backend_copy_check(void *const *dst, const void *const *src, const size_
         }
     }
     return 0;
+}
+
+/* Tests (and EVPOOL_FAULT) may wrap the table to inject failures. */
+int evp_backend_resolve(evp_backend_kind_t kind, const struct evp_backend **out)
+{
+    int rc = evp_backend_pick(kind, out);
+    if (rc == 0)
+        *out = evp_fault_wrap(*out);
+    return rc;
 }

@@ -179,8 +179,9 @@ static uint64_t evp_config_default(evp_knob_t knob)
 }
 
 /* Derived defaults follow the knobs they depend on for as long as they are
- * not set: MAX is 4 x SIZE, and the default thread cache never exceeds MAX
- * (so EVPOOL_SIZE=2 alone is a valid configuration). */
+ * not set: MAX is 4 x SIZE, the default thread cache never exceeds MAX
+ * (so EVPOOL_SIZE=2 alone is a valid configuration), and BATCH_MAX is
+ * 64 x BATCH_SLAB. */
 static void evp_config_derive(evp_config_t *cfg)
 {
     if (cfg->source[EVP_KNOB_MAX] == EVP_SRC_DEFAULT) {
@@ -190,6 +191,10 @@ static void evp_config_derive(evp_config_t *cfg)
     if (cfg->source[EVP_KNOB_THREAD_CACHE] == EVP_SRC_DEFAULT) {
         uint64_t tc = evp_config_default(EVP_KNOB_THREAD_CACHE);
         cfg->thread_cache = (uint32_t)(tc < cfg->max ? tc : cfg->max);
+    }
+    if (cfg->source[EVP_KNOB_BATCH_MAX] == EVP_SRC_DEFAULT) {
+        uint64_t bmax = 64 * (uint64_t)cfg->batch_slab, cap = evp_knobs[EVP_KNOB_BATCH_MAX].max;
+        cfg->batch_max = (uint32_t)(bmax < cap ? bmax : cap);
     }
 }
 
@@ -289,7 +294,9 @@ static atomic_bool evp_config_warned_unknown;
 static bool evp_config_unknown(const char *entry, size_t *len)
 {
     *len = strcspn(entry, "=");
-    return strncmp(entry, "EVPOOL_", 7) == 0 && evp_config_find(entry, *len) == EVP_KNOB_COUNT;
+    /* EVPOOL_FAULT is the tests' fault injection (src/backend/fault.h), not a knob. */
+    return strncmp(entry, "EVPOOL_", 7) == 0 && evp_config_find(entry, *len) == EVP_KNOB_COUNT &&
+           strncmp(entry, "EVPOOL_FAULT=", 13) != 0;
 }
 
 /* Typo guard: an EVPOOL_* variable that is no knob would otherwise be
@@ -365,6 +372,11 @@ int evp_config_validate(const evp_config_t *cfg, char *err, size_t errlen)
                        "EVPOOL_THREAD_CACHE=%" PRIu32 " is greater than EVPOOL_MAX=%" PRIu32
                        "; accepted: EVPOOL_THREAD_CACHE <= EVPOOL_MAX",
                        cfg->thread_cache, cfg->max);
+    if (cfg->batch_max < cfg->batch_slab)
+        evp_config_add(&m,
+                       "EVPOOL_BATCH_MAX=%" PRIu32 " is less than EVPOOL_BATCH_SLAB=%" PRIu32
+                       "; accepted: EVPOOL_BATCH_MAX >= EVPOOL_BATCH_SLAB",
+                       cfg->batch_max, cfg->batch_slab);
     return m.any ? EVP_EINVAL : 0;
 }
 
