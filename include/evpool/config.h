@@ -22,6 +22,8 @@
 #ifndef EVPOOL_CONFIG_H
 #define EVPOOL_CONFIG_H
 
+#include "evpool/api.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,7 +79,7 @@ typedef struct evp_config {
 } evp_config_t;
 
 /* Fills *cfg with the built-in defaults, every source EVP_SRC_DEFAULT. */
-void evp_config_init(evp_config_t *cfg);
+EVP_API void evp_config_init(evp_config_t *cfg);
 
 /* Sets one knob explicitly from its textual value, with the same parser and
  * range check as the environment. `name` is the variable name
@@ -86,30 +88,30 @@ void evp_config_init(evp_config_t *cfg);
  * Returns 0; EVP_EINVAL for an unknown name or a bad value, with a message
  * in err (if err != NULL, truncated to errlen); *cfg is then unchanged.
  * Cross-knob rules (max >= size) are left to evp_config_validate. */
-int evp_config_set(evp_config_t *cfg, const char *name, const char *value,
+EVP_API int evp_config_set(evp_config_t *cfg, const char *name, const char *value,
                    char *err, size_t errlen);
 
 /* Applies the EVPOOL_* environment to every knob that is not explicit, then
  * validates the whole config (evp_config_validate). Warns (log level warn)
  * about EVPOOL_* variables that are not knobs.
  * Returns 0 or EVP_EINVAL with the message in err; *cfg is then unchanged. */
-int evp_config_load_env(evp_config_t *cfg, char *err, size_t errlen);
+EVP_API int evp_config_load_env(evp_config_t *cfg, char *err, size_t errlen);
 
 /* Checks ranges and consistency (max >= size, ...).
  * Returns 0 or EVP_EINVAL with the message in err. */
-int evp_config_validate(const evp_config_t *cfg, char *err, size_t errlen);
+EVP_API int evp_config_validate(const evp_config_t *cfg, char *err, size_t errlen);
 
 /* Table access, for tools: the variable name ("EVPOOL_SIZE"), a one-line
  * doc, the accepted values as text, and the current value of a knob in
  * cfg formatted as its variable would spell it. NULL / EVP_EINVAL for a
  * knob out of range. evp_config_format returns 0, or EVP_EINVAL for a knob
  * out of range or a buffer too small (the text is then truncated). */
-const char *evp_config_knob_name(evp_knob_t knob);
-const char *evp_config_knob_doc(evp_knob_t knob);
-const char *evp_config_knob_accepts(evp_knob_t knob);
-int evp_config_format(const evp_config_t *cfg, evp_knob_t knob, char *buf, size_t len);
+EVP_API const char *evp_config_knob_name(evp_knob_t knob);
+EVP_API const char *evp_config_knob_doc(evp_knob_t knob);
+EVP_API const char *evp_config_knob_accepts(evp_knob_t knob);
+EVP_API int evp_config_format(const evp_config_t *cfg, evp_knob_t knob, char *buf, size_t len);
 /* "default", "environment", "explicit"; NULL for a source out of range. */
-const char *evp_config_source_name(evp_source_t src);
+EVP_API const char *evp_config_source_name(evp_source_t src);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,8 @@
 #ifndef EVPOOL_ERROR_H
 #define EVPOOL_ERROR_H
 
+#include "evpool/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -27,7 +29,7 @@ enum evp_error {
 /* Returns a static, human-readable name for an evpool error code
  * ("EVP_ESTALE: lease is stale ..."). Never NULL; unknown codes give
  * "unknown evpool error". Thread-safe. */
-const char *evp_strerror(int err);
+EVP_API const char *evp_strerror(int err);
 
 #ifdef __cplusplus
 }
