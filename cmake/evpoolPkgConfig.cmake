@@ -10,6 +10,7 @@ if(IS_ABSOLUTE "${EVPOOL_INSTALL_PKGCONFIGDIR}")
 else()
   # From <prefix>/<pkgconfigdir> back up to <prefix>: one ".." per component.
   file(RELATIVE_PATH up "/prefix/${EVPOOL_INSTALL_PKGCONFIGDIR}" "/prefix")
+  string(REGEX REPLACE "/$" "" up "${up}")
   set(EVPOOL_PC_PREFIX "\${pcfiledir}/${up}")
 endif()
 foreach(dir LIBDIR INCLUDEDIR)

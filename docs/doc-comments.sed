@@ -1,3 +1,4 @@
+#!/bin/sed -f
 # SPDX-License-Identifier: Apache-2.0
 # Doxygen input filter for the public headers (docs/CMakeLists.txt): their
 # comments are plain /* */ comments written as documentation, so make them
