@@ -43,6 +43,7 @@
 
 #include <stdint.h>
 
+#include "evpool/api.h"
 #include "evpool/config.h"
 #include "evpool/error.h"
 #include "evpool/pool.h"
@@ -119,7 +120,7 @@ typedef struct evp_batch_stats {
  * EVPOOL_STREAMS, and the pool's own.
  * Returns 0 and *out; EVP_EINVAL (bad config), EVP_ENODEV (backend cuda
  * without a GPU), EVP_ENOMEM. */
-int evp_batch_lib_create(const evp_config_t *cfg, evp_batch_lib_t **out);
+EVP_API int evp_batch_lib_create(const evp_config_t *cfg, evp_batch_lib_t **out);
 
 /* Tears the library down: sub-batches never freed are reported (warning,
  * final->live_at_destroy) and freed; work still in flight is waited for
@@ -128,21 +129,21 @@ int evp_batch_lib_create(const evp_config_t *cfg, evp_batch_lib_t **out);
  * invalid afterwards. Blocks until in-flight work ends. If final != NULL it
  * receives the last counters. Returns 0; EVP_EINVAL (NULL); EVP_EBACKEND if
  * a backend call failed (everything is still released). */
-int evp_batch_lib_destroy(evp_batch_lib_t *lib, evp_batch_stats_t *final);
+EVP_API int evp_batch_lib_destroy(evp_batch_lib_t *lib, evp_batch_stats_t *final);
 
 /* The library's event pool of `device` (created on first use), for stats.
  * Returns 0; EVP_EINVAL; EVP_ENODEV; the pool's creation errors. */
-int evp_batch_lib_pool(evp_batch_lib_t *lib, int device, evp_pool_t **out);
+EVP_API int evp_batch_lib_pool(evp_batch_lib_t *lib, int device, evp_pool_t **out);
 
 /* Counters (each exact, not one atomic snapshot). Thread-safe. */
-void evp_batch_lib_stats(evp_batch_lib_t *lib, evp_batch_stats_t *out);
+EVP_API void evp_batch_lib_stats(evp_batch_lib_t *lib, evp_batch_stats_t *out);
 
 /* Allocates an empty sub-batch for up to `capacity` tasks (0 means
  * EVPOOL_BATCH_TASKS). Takes no event and no stream yet.
  * Returns 0 and *out; EVP_EINVAL (capacity > EVPOOL_BATCH_TASKS, NULL);
  * EVP_EAGAIN (EVPOOL_BATCH_MAX sub-batches exist: live or awaiting
  * reclaim); EVP_ENOMEM. */
-int evp_batch_alloc(evp_batch_lib_t *lib, uint32_t capacity, evp_batch_t *out);
+EVP_API int evp_batch_alloc(evp_batch_lib_t *lib, uint32_t capacity, evp_batch_t *out);
 
 /* Appends reqs[0..n) as tasks first..first+n-1 (*first, may be NULL), with
  * one event leased for the call: on the first submit the sub-batch takes a
@@ -154,19 +155,19 @@ int evp_batch_alloc(evp_batch_lib_t *lib, uint32_t capacity, evp_batch_t *out);
  * is running); EVP_EAGAIN / EVP_EBACKEND / EVP_ENOMEM (no event or stream:
  * nothing appended); the callback's error or EVP_EBACKEND (record failed):
  * tasks appended FAILED. Thread-safe as described above. */
-int evp_batch_submit(evp_batch_lib_t *lib, evp_batch_t b, const evp_batch_req_t *reqs, uint32_t n,
+EVP_API int evp_batch_submit(evp_batch_lib_t *lib, evp_batch_t b, const evp_batch_req_t *reqs, uint32_t n,
                      evp_batch_enqueue_fn enqueue, void *ctx, uint32_t *first);
 
 /* Status of one task (polls its event if it is still PENDING).
  * Returns 0 and *out; EVP_EINVAL (task id not submitted, NULL, handle never
  * issued); EVP_ESTALE (freed). Never blocks. Thread-safe. */
-int evp_batch_task_status(evp_batch_lib_t *lib, evp_batch_t b, uint32_t task, evp_batch_status_t *out);
+EVP_API int evp_batch_task_status(evp_batch_lib_t *lib, evp_batch_t b, uint32_t task, evp_batch_status_t *out);
 
 /* Status of the whole sub-batch: INITIAL with no task; PENDING while any
  * task is; COMPLETED when every task is; otherwise the worst failure
  * (FAILED > TIMEOUT > CANCELED > INVALID). transferred_bytes sums the
  * COMPLETED tasks. Returns 0; EVP_EINVAL; EVP_ESTALE. Thread-safe. */
-int evp_batch_status(evp_batch_lib_t *lib, evp_batch_t b, evp_batch_status_t *out);
+EVP_API int evp_batch_status(evp_batch_lib_t *lib, evp_batch_t b, evp_batch_status_t *out);
 
 /* Frees a sub-batch, from any thread, while others may still poll it.
  * Never blocks: its leases, stream and slot go back after an RCU grace
@@ -174,7 +175,7 @@ int evp_batch_status(evp_batch_lib_t *lib, evp_batch_t b, evp_batch_status_t *ou
  * (liburcu's call_rcu thread re-checks every ~10 ms; no later call into
  * evpool is needed). Returns 0; EVP_ESTALE (already freed); EVP_EINVAL
  * (never issued, NULL). */
-int evp_batch_free(evp_batch_lib_t *lib, evp_batch_t b);
+EVP_API int evp_batch_free(evp_batch_lib_t *lib, evp_batch_t b);
 
 #ifdef __cplusplus
 }

@@ -55,6 +55,8 @@
 #ifndef EVPOOL_CONFIG_H
 #define EVPOOL_CONFIG_H
 
+#include "evpool/api.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -130,7 +132,7 @@ typedef struct evp_config {
 
 /* Fills *cfg with the built-in defaults, every source EVP_SRC_DEFAULT.
  * cfg == NULL: does nothing. */
-void evp_config_init(evp_config_t *cfg);
+EVP_API void evp_config_init(evp_config_t *cfg);
 
 /* Sets one knob explicitly from its textual value, with the same parser and
  * range check as the environment. `name` is the variable name
@@ -139,7 +141,7 @@ void evp_config_init(evp_config_t *cfg);
  * Returns 0; EVP_EINVAL for an unknown name or a bad value, with a message
  * in err (if err != NULL, truncated to errlen); *cfg is then unchanged.
  * Cross-knob rules (max >= size) are left to evp_config_validate. */
-int evp_config_set(evp_config_t *cfg, const char *name, const char *value,
+EVP_API int evp_config_set(evp_config_t *cfg, const char *name, const char *value,
                    char *err, size_t errlen);
 
 /* Sets one knob explicitly from a number, range-checked like its text:
@@ -150,13 +152,13 @@ int evp_config_set(evp_config_t *cfg, const char *name, const char *value,
  * ("EVPOOL_SIZE=0: out of range; accepted: integer 1..65536").
  * Returns 0; EVP_EINVAL for a NULL cfg, a knob out of range or a value out
  * of range, with a message in err; *cfg is then unchanged. */
-int evp_config_set_u64(evp_config_t *cfg, evp_knob_t knob, uint64_t value,
+EVP_API int evp_config_set_u64(evp_config_t *cfg, evp_knob_t knob, uint64_t value,
                        char *err, size_t errlen);
 
 /* Sets a `bool` knob (accepts "0, 1", e.g. EVP_KNOB_TIMING) explicitly.
  * Returns 0; EVP_EINVAL for a NULL cfg or a knob that is not a `bool` knob,
  * with a message in err; *cfg is then unchanged. */
-int evp_config_set_bool(evp_config_t *cfg, evp_knob_t knob, bool value,
+EVP_API int evp_config_set_bool(evp_config_t *cfg, evp_knob_t knob, bool value,
                         char *err, size_t errlen);
 
 /* Applies the EVPOOL_* environment to every knob that is not explicit, then
@@ -166,24 +168,24 @@ int evp_config_set_bool(evp_config_t *cfg, evp_knob_t knob, bool value,
  * Returns 0 or EVP_EINVAL with a message in err naming every bad variable
  * (" | " between them; validation runs only when each value parsed);
  * *cfg is then unchanged. */
-int evp_config_load_env(evp_config_t *cfg, char *err, size_t errlen);
+EVP_API int evp_config_load_env(evp_config_t *cfg, char *err, size_t errlen);
 
 /* Checks ranges and consistency (max >= size, ...).
  * Returns 0 or EVP_EINVAL with a message in err naming every violation
  * (" | " between them). */
-int evp_config_validate(const evp_config_t *cfg, char *err, size_t errlen);
+EVP_API int evp_config_validate(const evp_config_t *cfg, char *err, size_t errlen);
 
 /* Table access, for tools: the variable name ("EVPOOL_SIZE"), a one-line
  * doc, the accepted values as text, and the current value of a knob in
  * cfg formatted as its variable would spell it. NULL / EVP_EINVAL for a
  * knob out of range. evp_config_format returns 0, or EVP_EINVAL for a knob
  * out of range or a buffer too small (the text is then truncated). */
-const char *evp_config_knob_name(evp_knob_t knob);
-const char *evp_config_knob_doc(evp_knob_t knob);
-const char *evp_config_knob_accepts(evp_knob_t knob);
-int evp_config_format(const evp_config_t *cfg, evp_knob_t knob, char *buf, size_t len);
+EVP_API const char *evp_config_knob_name(evp_knob_t knob);
+EVP_API const char *evp_config_knob_doc(evp_knob_t knob);
+EVP_API const char *evp_config_knob_accepts(evp_knob_t knob);
+EVP_API int evp_config_format(const evp_config_t *cfg, evp_knob_t knob, char *buf, size_t len);
 /* "default", "environment", "explicit"; NULL for a source out of range. */
-const char *evp_config_source_name(evp_source_t src);
+EVP_API const char *evp_config_source_name(evp_source_t src);
 
 #ifdef __cplusplus
 }

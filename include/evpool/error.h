@@ -15,6 +15,8 @@
 #ifndef EVPOOL_ERROR_H
 #define EVPOOL_ERROR_H
 
+#include "evpool/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -41,11 +43,11 @@ enum evp_error {
 /* Returns a static, human-readable description of an evpool error code,
  * led by its name ("EVP_ESTALE: stale lease (already returned ...)"). Never
  * NULL; unknown codes give "unknown evpool error". Thread-safe. */
-const char *evp_strerror(int err);
+EVP_API const char *evp_strerror(int err);
 
 /* Returns the static name of an evpool error code ("EVP_ESTALE", "EVP_OK").
  * Never NULL; unknown codes give "EVP_UNKNOWN". Thread-safe. */
-const char *evp_err_name(int err);
+EVP_API const char *evp_err_name(int err);
 
 #ifdef __cplusplus
 }

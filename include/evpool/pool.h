@@ -38,6 +38,8 @@
 #ifndef EVPOOL_POOL_H
 #define EVPOOL_POOL_H
 
+#include "evpool/api.h"
+
 #include <stdint.h>
 
 #include "evpool/config.h"
@@ -78,7 +80,7 @@ typedef struct evp_pool_stats {
  * Returns 0 and *out; EVP_EINVAL (bad config or arguments, message logged),
  * EVP_ENODEV (backend cuda requested and no usable GPU, or device out of
  * range), EVP_EBACKEND (event creation failed), EVP_ENOMEM. */
-int evp_pool_create(int device, const evp_config_t *cfg, evp_pool_t **out);
+EVP_API int evp_pool_create(int device, const evp_config_t *cfg, evp_pool_t **out);
 
 /* Destroys every event the pool created, exactly once, and frees the pool.
  * Leases never returned are reported in a warning (their slots at debug log
@@ -88,47 +90,47 @@ int evp_pool_create(int device, const evp_config_t *cfg, evp_pool_t **out);
  * too (CUDA defers the release until the work is done). Returns 0;
  * EVP_EINVAL (NULL pool); EVP_EBACKEND if a backend destroy failed (every
  * event is still attempted and the pool is still freed). */
-int evp_pool_destroy(evp_pool_t *pool, evp_pool_stats_t *final);
+EVP_API int evp_pool_destroy(evp_pool_t *pool, evp_pool_stats_t *final);
 
 /* Leases one event. Under EVPOOL_ON_EXHAUST=wait it waits (bounded backoff)
  * up to the wait timeout for an event to come back; under fail it does not
  * wait. Returns 0 and *out; EVP_EAGAIN (exhausted), EVP_EBACKEND or
  * EVP_ENOMEM (growing the pool failed), EVP_EINVAL (NULL argument). */
-int evp_pool_lease(evp_pool_t *pool, evp_lease_t *out);
+EVP_API int evp_pool_lease(evp_pool_t *pool, evp_lease_t *out);
 
 /* Returns a lease to the pool. Returns 0; EVP_ESTALE (already returned:
  * nothing changes, the stale_returns counter counts it); EVP_EINVAL (not a
  * lease of this pool). */
-int evp_pool_return(evp_pool_t *pool, evp_lease_t lease);
+EVP_API int evp_pool_return(evp_pool_t *pool, evp_lease_t lease);
 
 /* Records the lease's event on `stream` (cudaStream_t on the CUDA backend,
  * evp_host_stream_t * on the host backend; NULL is the default stream).
  * Returns 0; EVP_ESTALE; EVP_EINVAL; EVP_EBACKEND (record failed: the lease
  * then has no recorded work and evp_pool_query answers EVP_ENODATA). */
-int evp_pool_record(evp_pool_t *pool, evp_lease_t lease, void *stream);
+EVP_API int evp_pool_record(evp_pool_t *pool, evp_lease_t lease, void *stream);
 
 /* Polls the work recorded through this lease. Returns 1 when it is
  * complete, 0 while it is pending; EVP_ENODATA if nothing was recorded
  * through this lease (a never-recorded event must not read as complete);
  * EVP_ESTALE if the lease was returned, even if that happens during the
  * query; EVP_EBACKEND if the backend query failed. */
-int evp_pool_query(evp_pool_t *pool, evp_lease_t lease);
+EVP_API int evp_pool_query(evp_pool_t *pool, evp_lease_t lease);
 
 /* The backend event behind a lease (a cudaEvent_t on the CUDA backend), for
  * cudaStreamWaitEvent and the like. Valid until the lease is returned.
  * Returns 0; EVP_ESTALE; EVP_EINVAL. */
-int evp_pool_event(evp_pool_t *pool, evp_lease_t lease, void **event);
+EVP_API int evp_pool_event(evp_pool_t *pool, evp_lease_t lease, void **event);
 
 /* A consistent-enough snapshot of the counters (each counter is exact; the
  * set is not one atomic snapshot while other threads run). Thread-safe. */
-void evp_pool_stats(evp_pool_t *pool, evp_pool_stats_t *out);
+EVP_API void evp_pool_stats(evp_pool_t *pool, evp_pool_stats_t *out);
 
 /* The resolved configuration of the pool (sources included). */
-void evp_pool_config(const evp_pool_t *pool, evp_config_t *out);
+EVP_API void evp_pool_config(const evp_pool_t *pool, evp_config_t *out);
 
 /* The device the pool serves and the backend it runs on ("cuda", "host"). */
-int evp_pool_device(const evp_pool_t *pool);
-const char *evp_pool_backend(const evp_pool_t *pool);
+EVP_API int evp_pool_device(const evp_pool_t *pool);
+EVP_API const char *evp_pool_backend(const evp_pool_t *pool);
 
 /* Slot and generation of a lease (for logs and tests). */
 static inline uint32_t evp_lease_slot(evp_lease_t l) { return (uint32_t)(l & 0xffffffu); }
