@@ -19,11 +19,17 @@
 # another apt run (unattended upgrades, a second checkout's deps.sh) instead
 # of failing at once.
 #
+#   tools/deps.sh fuzz   also what the fuzz preset needs: clang with
+#                        libFuzzer and the sanitizer runtimes (tools/test.sh
+#                        fuzz passes it; nothing else needs clang).
+#
 # The CUDA Toolkit is not a Debian package here: it is expected at
 # $CUDA_HOME (default /usr/local/cuda).
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config liburcu-dev libck-dev libbenchmark-dev gnuplot-nox jq)
+fuzz=0
+[ "${1:-}" = fuzz ] && fuzz=1 && pkgs+=(clang libclang-rt-dev)
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
@@ -40,6 +46,15 @@ missing_required() {
   if have c++; then
     echo '#include <benchmark/benchmark.h>' | c++ -E -x c++ - >/dev/null 2>&1 ||
       echo "Google Benchmark (libbenchmark-dev)"
+  fi
+  if [ $fuzz = 1 ]; then
+    # Links a fuzzer the way tests/fuzz does: libFuzzer + ASan + UBSan runtimes.
+    local t
+    t=$(mktemp -d)
+    echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' >"$t/f.c"
+    have clang && clang -fsanitize=fuzzer,address,undefined "$t/f.c" -o "$t/f" >/dev/null 2>&1 ||
+      echo "clang with libFuzzer (clang, libclang-rt-dev)"
+    rm -rf "$t"
   fi
 }
 
