@@ -13,6 +13,7 @@
 #include <cuda_runtime_api.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -196,7 +197,11 @@ int main(void)
         return EVP_TEST_SKIP;
     }
     int threads = (int)env_long("EVP_GPU_THREADS", 16);
-    long cycles = env_long("EVP_GPU_CYCLES", 1000000), seconds = env_long("EVP_GPU_SECONDS", 100);
+    /* Under compute-sanitizer (tools/gpu-suite.sh memcheck) every CUDA call
+     * is ~100x slower: a short churn there, the full one in the plain run. */
+    bool sanitized = getenv("EVP_TEST_UNDER_SANITIZER") != NULL;
+    long cycles = env_long("EVP_GPU_CYCLES", sanitized ? 20000 : 1000000);
+    long seconds = env_long("EVP_GPU_SECONDS", sanitized ? 60 : 100);
     evp_config_t cfg = evp_test_config("EVPOOL_BACKEND", "cuda", "EVPOOL_SIZE", "16", "EVPOOL_MAX", "65536",
                                        "EVPOOL_BATCH_SLAB", "64", "EVPOOL_BATCH_MAX", "65536",
                                        "EVPOOL_BATCH_TASKS", "4", NULL);
