@@ -98,4 +98,52 @@ static inline evp_batch_status_t wait_terminal(evp_batch_lib_t *lib, evp_batch_t
     }
 }
 
+/* A library on the host backend for the failure tests: `size` events up
+ * front, at most `max`, fail on exhaustion, no thread cache, sub-batches of
+ * 8 tasks, `streams` streams. */
+static inline evp_batch_lib_t *batch_host_lib(const char *size, const char *max, const char *streams)
+{
+    evp_config_t cfg = evp_test_config("EVPOOL_SIZE", size, "EVPOOL_MAX", max, "EVPOOL_ON_EXHAUST", "fail",
+                                       "EVPOOL_THREAD_CACHE", "0", "EVPOOL_BATCH_SLAB", "4",
+                                       "EVPOOL_BATCH_MAX", "256", "EVPOOL_BATCH_TASKS", "8",
+                                       "EVPOOL_STREAMS", streams, NULL);
+    evp_batch_lib_t *lib;
+    CHECK_RC(evp_batch_lib_create(&cfg, &lib), 0);
+    return lib;
+}
+
+/* Leases out of the library's pool of device 0 (created if need be). */
+static inline uint64_t batch_outstanding(evp_batch_lib_t *lib)
+{
+    evp_pool_t *p;
+    evp_pool_stats_t st;
+    CHECK_RC(evp_batch_lib_pool(lib, 0, &p), 0);
+    evp_pool_stats(p, &st);
+    return st.outstanding;
+}
+
+/* Destroys the library and checks that everything came back. */
+static inline evp_batch_stats_t batch_destroy_all_back(evp_batch_lib_t *lib, int want_rc)
+{
+    evp_batch_stats_t st;
+    CHECK_RC(evp_batch_lib_destroy(lib, &st), want_rc);
+    CHECK_EQ(st.pending, 0);
+    CHECK_EQ(st.reclaimed, st.frees);
+    CHECK_EQ(st.frees, st.allocs);
+    CHECK_EQ(st.lease_returns, st.leases);
+    CHECK_EQ(st.streams_destroyed, st.streams_created);
+    return st;
+}
+
+/* Tasks first..first+n-1 of b: FAILED, 0 bytes transferred. */
+static inline void batch_check_failed(evp_batch_lib_t *lib, evp_batch_t b, uint32_t first, uint32_t n)
+{
+    evp_batch_status_t st;
+    for (uint32_t i = first; i < first + n; i++) {
+        CHECK_RC(evp_batch_task_status(lib, b, i, &st), 0);
+        CHECK_EQ(st.status, EVP_TASK_FAILED);
+        CHECK_EQ(st.transferred_bytes, 0);
+    }
+}
+
 #endif

@@ -12,35 +12,7 @@
 
 static evp_batch_lib_t *make_lib(const char *size, const char *streams)
 {
-    evp_config_t cfg = evp_test_config("EVPOOL_SIZE", size, "EVPOOL_MAX", size, "EVPOOL_ON_EXHAUST", "fail",
-                                       "EVPOOL_THREAD_CACHE", "0", "EVPOOL_BATCH_SLAB", "4",
-                                       "EVPOOL_BATCH_MAX", "256", "EVPOOL_BATCH_TASKS", "8",
-                                       "EVPOOL_STREAMS", streams, NULL);
-    evp_batch_lib_t *lib;
-    CHECK_RC(evp_batch_lib_create(&cfg, &lib), 0);
-    return lib;
-}
-
-static uint64_t outstanding(evp_batch_lib_t *lib)
-{
-    evp_pool_t *p;
-    evp_pool_stats_t st;
-    CHECK_RC(evp_batch_lib_pool(lib, 0, &p), 0);
-    evp_pool_stats(p, &st);
-    return st.outstanding;
-}
-
-/* Destroys the library and checks that everything came back. */
-static evp_batch_stats_t destroy_all_back(evp_batch_lib_t *lib, int want_rc)
-{
-    evp_batch_stats_t st;
-    CHECK_RC(evp_batch_lib_destroy(lib, &st), want_rc);
-    CHECK_EQ(st.pending, 0);
-    CHECK_EQ(st.reclaimed, st.frees);
-    CHECK_EQ(st.frees, st.allocs);
-    CHECK_EQ(st.lease_returns, st.leases);
-    CHECK_EQ(st.streams_destroyed, st.streams_created);
-    return st;
+    return batch_host_lib(size, size, streams);
 }
 
 /* One library (2 events, 1 stream), one sub-batch, one 4-byte request. */
@@ -62,7 +34,7 @@ static void one_init(struct one *o)
 static void one_fini(struct one *o, int want_rc)
 {
     CHECK_RC(evp_batch_free(o->lib, o->b), 0);
-    destroy_all_back(o->lib, want_rc);
+    batch_destroy_all_back(o->lib, want_rc);
 }
 
 static void test_lifecycle(void)
@@ -99,7 +71,7 @@ static void test_lifecycle(void)
         CHECK_EQ(dst[i][10 + i], 0);
     }
     CHECK_RC(evp_batch_task_status(lib, b, 5, &st), EVP_EINVAL);
-    CHECK_EQ(outstanding(lib), 2); /* one lease per submit call */
+    CHECK_EQ(batch_outstanding(lib), 2); /* one lease per submit call */
     CHECK_RC(evp_batch_free(lib, b), 0);
     CHECK_RC(evp_batch_free(lib, b), EVP_ESTALE);
     CHECK_RC(evp_batch_status(lib, b, &st), EVP_ESTALE);
@@ -108,14 +80,14 @@ static void test_lifecycle(void)
     CHECK_RC(evp_batch_free(lib, (evp_batch_t)1 << 24 | 1000000), EVP_EINVAL);
     CHECK_RC(evp_batch_free(lib, EVP_BATCH_NONE), EVP_EINVAL);
     wait_reclaimed(lib, 5000);
-    CHECK_EQ(outstanding(lib), 0);
+    CHECK_EQ(batch_outstanding(lib), 0);
     /* The slot comes back with a new generation: the old handle stays stale. */
     evp_batch_t b2;
     CHECK_RC(evp_batch_alloc(lib, 0, &b2), 0);
     CHECK(b2 != b);
     CHECK_RC(evp_batch_status(lib, b, &st), EVP_ESTALE);
     CHECK_RC(evp_batch_free(lib, b2), 0);
-    evp_batch_stats_t fin = destroy_all_back(lib, 0);
+    evp_batch_stats_t fin = batch_destroy_all_back(lib, 0);
     CHECK_EQ(fin.allocs, 2);
     CHECK_EQ(fin.leases, 2);
     CHECK_EQ(fin.stale_frees, 1);
@@ -137,7 +109,7 @@ static void test_capacity(void)
     CHECK_RC(evp_batch_alloc(lib, 4, &b), 0);
     CHECK_RC(evp_batch_submit(lib, b, r, 5, host_enqueue, &x, NULL), EVP_EINVAL);
     CHECK_EQ(atomic_load(&x.calls), 0); /* nothing enqueued */
-    CHECK_EQ(outstanding(lib), 0);
+    CHECK_EQ(batch_outstanding(lib), 0);
     CHECK_RC(evp_batch_submit(lib, b, r, 3, host_enqueue, &x, NULL), 0);
     CHECK_RC(evp_batch_submit(lib, b, r, 2, host_enqueue, &x, NULL), EVP_EINVAL);
     CHECK_RC(evp_batch_submit(lib, b, r, 1, host_enqueue, &x, NULL), 0);
@@ -150,7 +122,7 @@ static void test_capacity(void)
     CHECK_EQ(wait_terminal(lib, b, 5000).status, EVP_TASK_COMPLETED);
     CHECK_RC(evp_batch_free(lib, b), 0);
     CHECK_RC(evp_batch_free(lib, b2), 0);
-    destroy_all_back(lib, 0);
+    batch_destroy_all_back(lib, 0);
 }
 
 /* Exhaustion (fail policy): the call's error, nothing appended. */
@@ -178,19 +150,9 @@ static void test_lease_exhaustion(void)
     CHECK_RC(evp_batch_submit(lib, b2, &r, 1, host_enqueue, &x, NULL), 0);
     CHECK_EQ(wait_terminal(lib, b2, 5000).status, EVP_TASK_COMPLETED);
     CHECK_RC(evp_batch_free(lib, b2), 0);
-    evp_batch_stats_t fin = destroy_all_back(lib, 0);
+    evp_batch_stats_t fin = batch_destroy_all_back(lib, 0);
     CHECK_EQ(fin.submit_errors, 1);
     CHECK_EQ(fin.leases, 2);
-}
-
-static void check_failed(evp_batch_lib_t *lib, evp_batch_t b, uint32_t first, uint32_t n)
-{
-    evp_batch_status_t st;
-    for (uint32_t i = first; i < first + n; i++) {
-        CHECK_RC(evp_batch_task_status(lib, b, i, &st), 0);
-        CHECK_EQ(st.status, EVP_TASK_FAILED);
-        CHECK_EQ(st.transferred_bytes, 0);
-    }
 }
 
 /* The callback fails: tasks FAILED, lease back at once, error returned. */
@@ -209,13 +171,13 @@ static void test_enqueue_failure(void)
     CHECK_EQ(first, 2);
     CHECK_RC(evp_batch_submit(lib, b, r, 1, host_enqueue, &weird, &first), EVP_EBACKEND);
     CHECK_EQ(first, 4);
-    check_failed(lib, b, 2, 3);
-    CHECK_EQ(outstanding(lib), 1); /* only the good call's lease */
+    batch_check_failed(lib, b, 2, 3);
+    CHECK_EQ(batch_outstanding(lib), 1); /* only the good call's lease */
     st = wait_terminal(lib, b, 5000);
     CHECK_EQ(st.status, EVP_TASK_FAILED); /* the worst, once all are terminal */
     CHECK_EQ(st.transferred_bytes, 8);
     CHECK_RC(evp_batch_free(lib, b), 0);
-    destroy_all_back(lib, 0);
+    batch_destroy_all_back(lib, 0);
 }
 
 /* Record fails: FAILED (never COMPLETED, even after the stream drained),
@@ -230,9 +192,9 @@ static void test_record_failure(void)
     CHECK_RC(evp_fault_arm(EVP_FAULT_RECORD, 1, 1), 0);
     CHECK_RC(evp_batch_submit(o.lib, o.b, &o.r, 1, host_enqueue, &x, &first), EVP_EBACKEND);
     CHECK_EQ(evp_fault_injected(EVP_FAULT_RECORD), 1);
-    CHECK_EQ(outstanding(o.lib), 0);
+    CHECK_EQ(batch_outstanding(o.lib), 0);
     sleep_ns(20000000);
-    check_failed(o.lib, o.b, first, 1);
+    batch_check_failed(o.lib, o.b, first, 1);
     CHECK_RC(evp_batch_status(o.lib, o.b, &st), 0);
     CHECK_EQ(st.status, EVP_TASK_FAILED);
     one_fini(&o, 0);
@@ -265,8 +227,8 @@ static void test_query_failure(void)
     CHECK_EQ(st.status, EVP_TASK_COMPLETED);
     CHECK_RC(evp_batch_free(lib, b), 0);
     wait_reclaimed(lib, 5000);
-    CHECK_EQ(outstanding(lib), 0);
-    destroy_all_back(lib, 0);
+    CHECK_EQ(batch_outstanding(lib), 0);
+    batch_destroy_all_back(lib, 0);
 }
 
 /* Stream creation fails: error, nothing appended, lease back; the next
@@ -280,7 +242,7 @@ static void test_stream_failure(void)
     CHECK_RC(evp_fault_arm(EVP_FAULT_STREAM_CREATE, 1, 1), 0);
     CHECK_RC(evp_batch_submit(o.lib, o.b, &o.r, 1, host_enqueue, &x, NULL), EVP_EBACKEND);
     CHECK_EQ(atomic_load(&x.calls), 0);
-    CHECK_EQ(outstanding(o.lib), 0);
+    CHECK_EQ(batch_outstanding(o.lib), 0);
     CHECK_RC(evp_batch_status(o.lib, o.b, &st), 0);
     CHECK_EQ(st.status, EVP_TASK_INITIAL);
     CHECK_RC(evp_batch_submit(o.lib, o.b, &o.r, 1, host_enqueue, &x, NULL), 0);
@@ -307,10 +269,10 @@ static void test_lazy_free(void)
     evp_batch_lib_stats(lib, &st);
     CHECK_EQ(st.pending, 1);
     CHECK_EQ(st.deferred, 1);
-    CHECK_EQ(outstanding(lib), 1);
+    CHECK_EQ(batch_outstanding(lib), 1);
     atomic_store(&gate, 1);
     uint64_t t1 = now_ns();
-    while (outstanding(lib) != 0) {
+    while (batch_outstanding(lib) != 0) {
         CHECK(now_ns() - t1 < 5000000000ull);
         sleep_ns(50000);
     }
@@ -319,7 +281,7 @@ static void test_lazy_free(void)
     fprintf(stderr, "  free() took %.1f us; lease back %.2f ms after the work was released\n",
             free_ns / 1e3, delay / 1e6);
     CHECK(delay < 1000000000ull);
-    destroy_all_back(lib, 0);
+    batch_destroy_all_back(lib, 0);
 }
 
 static void *open_gate_later(void *arg)
@@ -347,7 +309,7 @@ static void test_destroy_live(void)
     CHECK_RC(evp_batch_free(lib, b[1]), 0);
     pthread_t t;
     CHECK(pthread_create(&t, NULL, open_gate_later, &gate) == 0);
-    evp_batch_stats_t fin = destroy_all_back(lib, 0);
+    evp_batch_stats_t fin = batch_destroy_all_back(lib, 0);
     pthread_join(t, NULL);
     CHECK_EQ(fin.live_at_destroy, 2);
     CHECK(memcmp(d[0], a, 5) == 0 && memcmp(d[1], a, 5) == 0); /* waited for the work */
@@ -394,7 +356,7 @@ static void test_thread_registration(void)
     poll_once(arg);
     CHECK_EQ(evp_rcu_registered_threads(), mine);
     CHECK_RC(evp_batch_free(lib, b), 0);
-    destroy_all_back(lib, 0);
+    batch_destroy_all_back(lib, 0);
 }
 
 /* EVPOOL_FAULT=record:1 (set by CTest): the first record fails. */

@@ -14,6 +14,14 @@ static const char *const evp_fault_names[EVP_FAULT_OP_COUNT] = {
 #undef EVP_FAULT_NAME
 };
 
+/* "|create|destroy|...": the accepted names for messages, from the same
+ * list (print from +1). */
+static const char evp_fault_op_list[] =
+#define EVP_FAULT_ALT(id, name) "|" name
+    EVP_FAULT_OPS(EVP_FAULT_ALT)
+#undef EVP_FAULT_ALT
+    ;
+
 /* Per op: calls so far and the window [from, to) of call numbers that fail.
  * Relaxed everywhere: these are counters and a test's own switches; the
  * test orders arming against its calls by program order. */
@@ -88,6 +96,70 @@ static int evp_fault_stream_sync(void *stream)
     return evp_fault_hit(EVP_FAULT_STREAM_SYNC) ? EVP_EBACKEND : evp_fault_real()->stream_sync(stream);
 }
 
+static int evp_fault_copy(void *dst, const void *src, size_t len, void *stream)
+{
+    return evp_fault_hit(EVP_FAULT_COPY) ? EVP_EBACKEND : evp_fault_real()->copy(dst, src, len, stream);
+}
+
+static int evp_fault_copy_batch(void *const *dst, const void *const *src, const size_t *len, size_t n,
+                                void *stream)
+{
+    return evp_fault_hit(EVP_FAULT_COPY_BATCH) ? EVP_EBACKEND
+                                               : evp_fault_real()->copy_batch(dst, src, len, n, stream);
+}
+
+static int evp_fault_host_fn(void *stream, void (*fn)(void *), void *arg)
+{
+    return evp_fault_hit(EVP_FAULT_HOST_FN) ? EVP_EBACKEND : evp_fault_real()->host_fn(stream, fn, arg);
+}
+
+/* ---- the memory table (backend/mem.h) ----------------------------------- */
+
+static const struct evp_backend_mem *evp_fault_mem_real(void)
+{
+    return evp_fault_real()->mem;
+}
+
+static int evp_fault_mem_alloc(int device, size_t len, unsigned handles, uint64_t access, evp_mem_t **out)
+{
+    return evp_fault_hit(EVP_FAULT_MEM_ALLOC) ? EVP_EBACKEND
+                                              : evp_fault_mem_real()->alloc(device, len, handles, access, out);
+}
+
+static int evp_fault_mem_attach(int device, void *ptr, size_t len, evp_mem_t **out)
+{
+    return evp_fault_hit(EVP_FAULT_MEM_ATTACH) ? EVP_EBACKEND : evp_fault_mem_real()->attach(device, ptr, len, out);
+}
+
+static int evp_fault_mem_export(evp_mem_t *m, enum evp_mem_handle handle, struct evp_mem_desc *desc, int *fd)
+{
+    return evp_fault_hit(EVP_FAULT_MEM_EXPORT) ? EVP_EBACKEND : evp_fault_mem_real()->export_(m, handle, desc, fd);
+}
+
+static int evp_fault_mem_import(int device, const struct evp_mem_desc *desc, int fd, uint64_t access,
+                                evp_mem_t **out)
+{
+    return evp_fault_hit(EVP_FAULT_MEM_IMPORT) ? EVP_EBACKEND
+                                               : evp_fault_mem_real()->import(device, desc, fd, access, out);
+}
+
+/* Like destroy: the object is released (and m freed) either way. */
+static int evp_fault_mem_release(evp_mem_t *m)
+{
+    int rc = evp_fault_mem_real()->release(m);
+    return evp_fault_hit(EVP_FAULT_MEM_RELEASE) ? EVP_EBACKEND : rc;
+}
+
+static const struct evp_backend_mem evp_mem_fault = {
+    .alloc = evp_fault_mem_alloc,
+    .attach = evp_fault_mem_attach,
+    .export_ = evp_fault_mem_export,
+    .import = evp_fault_mem_import,
+    .release = evp_fault_mem_release,
+};
+
+/* Every op is set: a layer that reaches an op through the wrapper must
+ * find it as it would on the real table. */
 static const struct evp_backend evp_backend_fault = {
     .name = "fault",
     .device_count = evp_fault_device_count,
@@ -98,17 +170,21 @@ static const struct evp_backend evp_backend_fault = {
     .stream_create = evp_fault_stream_create,
     .stream_destroy = evp_fault_stream_destroy,
     .stream_sync = evp_fault_stream_sync,
+    .copy = evp_fault_copy,
+    .copy_batch = evp_fault_copy_batch,
+    .host_fn = evp_fault_host_fn,
+    .mem = &evp_mem_fault,
 };
 
 static pthread_once_t evp_fault_env_once = PTHREAD_ONCE_INIT;
 
+static int evp_fault_parse_as(const char *what, const char *spec);
+
 static void evp_fault_read_env(void)
 {
     const char *spec = getenv("EVPOOL_FAULT");
-    if (spec && *spec && evp_fault_parse(spec) != 0)
-        evp_error("EVPOOL_FAULT=\"%s\" ignored; accepted: op:N[:COUNT],... with op one of "
-                  "create, destroy, record, query, stream_create, stream_destroy, stream_sync",
-                  spec);
+    if (spec && *spec)
+        evp_fault_parse_as("EVPOOL_FAULT", spec);
 }
 
 void evp_fault_enable(void)
@@ -147,6 +223,11 @@ uint64_t evp_fault_injected(evp_fault_op_t op)
                                              : 0;
 }
 
+const char *evp_fault_op_name(evp_fault_op_t op)
+{
+    return (unsigned)op < EVP_FAULT_OP_COUNT ? evp_fault_names[op] : NULL;
+}
+
 /* One "op:N[:COUNT]" item of text[0..len). */
 static int evp_fault_item(const char *text, size_t len, evp_fault_op_t *op, uint64_t *nth, uint64_t *count)
 {
@@ -175,7 +256,8 @@ static int evp_fault_item(const char *text, size_t len, evp_fault_op_t *op, uint
     return 0;
 }
 
-int evp_fault_parse(const char *spec)
+/* what: how the message names the spec's origin. */
+static int evp_fault_parse_as(const char *what, const char *spec)
 {
     evp_fault_op_t ops[EVP_FAULT_OP_COUNT * 4];
     uint64_t nth[EVP_FAULT_OP_COUNT * 4], count[EVP_FAULT_OP_COUNT * 4];
@@ -183,8 +265,11 @@ int evp_fault_parse(const char *spec)
     /* Parse everything first: a malformed spec arms nothing. */
     for (const char *p = spec; p && *p;) {
         size_t len = strcspn(p, ",");
-        if (n == sizeof ops / sizeof ops[0] || evp_fault_item(p, len, &ops[n], &nth[n], &count[n]) != 0)
+        if (n == sizeof ops / sizeof ops[0] || evp_fault_item(p, len, &ops[n], &nth[n], &count[n]) != 0) {
+            evp_error("%s=\"%s\" ignored; accepted: op:N[:COUNT],... (N, COUNT >= 1) with op one of %s", what,
+                      spec, evp_fault_op_list + 1);
             return EVP_EINVAL;
+        }
         n++;
         p += len + (p[len] == ',');
     }
@@ -192,6 +277,11 @@ int evp_fault_parse(const char *spec)
         evp_fault_arm(ops[i], nth[i], count[i]);
     evp_fault_enable();
     return 0;
+}
+
+int evp_fault_parse(const char *spec)
+{
+    return evp_fault_parse_as("fault spec", spec);
 }
 
 const struct evp_backend *evp_fault_wrap(const struct evp_backend *be)

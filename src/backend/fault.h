@@ -8,12 +8,16 @@
  * hands out the wrapper instead of the real table; with nothing armed the
  * wrapper only counts calls and forwards them.
  *
- * One backend is wrapped at a time (the first resolved while enabled): a
- * test process uses one backend. An injected failure returns EVP_EBACKEND.
- * For create, record, query, stream_create and stream_sync the real op is
- * not called; an injected destroy or stream_destroy still releases the real
- * object and only reports the failure, so that its path can be tested under
- * the leak checker (the caller must not destroy the object again).
+ * Every op of the table is covered: events, streams, copies and host
+ * callbacks, and the memory table (backend/mem.h), which the wrapper also
+ * wraps (`mem` of the wrapper forwards to the real backend's). One backend
+ * is wrapped at a time (the first resolved while enabled): a test process
+ * uses one backend. An injected failure returns EVP_EBACKEND. The real op
+ * is not called (its outputs are left untouched, nothing is enqueued or
+ * allocated), except for the ops that end an object's life: an injected
+ * destroy, stream_destroy or mem_release still releases the real object and
+ * only reports the failure, so that its path can be tested under the leak
+ * checker (the caller must not release the object again).
  *
  * Thread safety: every function may be called from any thread; arm while
  * no other thread drives the op if the count "from now" must be exact. */
@@ -32,7 +36,15 @@
     X(QUERY, "query")                                                          \
     X(STREAM_CREATE, "stream_create")                                          \
     X(STREAM_DESTROY, "stream_destroy")                                        \
-    X(STREAM_SYNC, "stream_sync")
+    X(STREAM_SYNC, "stream_sync")                                              \
+    X(COPY, "copy")                                                            \
+    X(COPY_BATCH, "copy_batch")                                                \
+    X(HOST_FN, "host_fn")                                                      \
+    X(MEM_ALLOC, "mem_alloc")                                                  \
+    X(MEM_ATTACH, "mem_attach")                                                \
+    X(MEM_EXPORT, "mem_export")                                                \
+    X(MEM_IMPORT, "mem_import")                                                \
+    X(MEM_RELEASE, "mem_release")
 
 typedef enum evp_fault_op {
 #define EVP_FAULT_ENUM(id, name) EVP_FAULT_##id,
@@ -54,6 +66,9 @@ void evp_fault_disarm(void);
 /* Calls of op seen by the wrapper, and failures injected into them. */
 uint64_t evp_fault_calls(evp_fault_op_t op);
 uint64_t evp_fault_injected(evp_fault_op_t op);
+
+/* The op's name as EVPOOL_FAULT spells it; NULL for an op out of range. */
+const char *evp_fault_op_name(evp_fault_op_t op);
 
 /* Arms from a spec as EVPOOL_FAULT spells it and enables the wrapper.
  * 0; EVP_EINVAL (message logged) for a malformed spec, nothing armed. */
