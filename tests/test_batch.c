@@ -107,11 +107,11 @@ static void test_capacity(void)
     evp_batch_t b;
     CHECK_RC(evp_batch_alloc(lib, 9, &b), EVP_EINVAL); /* > EVPOOL_BATCH_TASKS */
     CHECK_RC(evp_batch_alloc(lib, 4, &b), 0);
-    CHECK_RC(evp_batch_submit(lib, b, r, 5, host_enqueue, &x, NULL), EVP_EINVAL);
+    CHECK_RC(evp_batch_submit(lib, b, r, 5, host_enqueue, &x, NULL), EVP_ENOSPC);
     CHECK_EQ(atomic_load(&x.calls), 0); /* nothing enqueued */
     CHECK_EQ(batch_outstanding(lib), 0);
     CHECK_RC(evp_batch_submit(lib, b, r, 3, host_enqueue, &x, NULL), 0);
-    CHECK_RC(evp_batch_submit(lib, b, r, 2, host_enqueue, &x, NULL), EVP_EINVAL);
+    CHECK_RC(evp_batch_submit(lib, b, r, 2, host_enqueue, &x, NULL), EVP_ENOSPC);
     CHECK_RC(evp_batch_submit(lib, b, r, 1, host_enqueue, &x, NULL), 0);
     CHECK_RC(evp_batch_submit(lib, b, r, 0, host_enqueue, &x, NULL), EVP_EINVAL);
     CHECK_EQ(atomic_load(&x.calls), 2);

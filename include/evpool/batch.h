@@ -150,8 +150,8 @@ EVP_API int evp_batch_alloc(evp_batch_lib_t *lib, uint32_t capacity, evp_batch_t
  * stream of device reqs[0].device; then enqueue(ctx, stream, device, reqs,
  * n); then the event is recorded on the stream.
  * Returns 0; EVP_EINVAL (NULL, n == 0, device out of range, a handle never
- * issued, or more tasks than the room left: nothing enqueued, message
- * logged); EVP_ESTALE (freed); EVP_EBUSY (another submit to this sub-batch
+ * issued: nothing enqueued, message logged); EVP_ENOSPC (more tasks than
+ * the room left: nothing enqueued, message logged); EVP_ESTALE (freed); EVP_EBUSY (another submit to this sub-batch
  * is running); EVP_EAGAIN / EVP_EBACKEND / EVP_ENOMEM (no event or stream:
  * nothing appended); the callback's error or EVP_EBACKEND (record failed):
  * tasks appended FAILED. Thread-safe as described above. */

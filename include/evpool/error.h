@@ -30,6 +30,7 @@ extern "C" {
     XX(BUSY, -16, "object still in use")                                                     \
     XX(NODEV, -19, "no usable device (no GPU or driver, or device out of range)")            \
     XX(INVAL, -22, "invalid argument or configuration value")                                \
+    XX(NOSPC, -28, "too many requests: the sub-batch's capacity is reached (nothing enqueued)") \
     XX(NODATA, -61, "nothing was recorded through this lease")                               \
     XX(STALE, -116, "stale lease (already returned: double return or use after return)")
 

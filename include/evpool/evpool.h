@@ -8,6 +8,7 @@
 #include "evpool/error.h"
 #include "evpool/host.h"
 #include "evpool/pool.h"
+#include "evpool/transport.h"
 #include "evpool/version.h"
 
 /* The 0.1.0 names of the version macros; use EVP_VERSION_* (evpool/version.h). */

@@ -273,7 +273,7 @@ static int evp_batch_submit_locked(evp_batch_lib_t *lib, struct evp_sb *sb, int 
         return EVP_EBUSY; /* a racing submit set the device after our pre-check */
     if (n > cap - have) {
         evp_error("sub-batch full: %u task(s) submitted, %u of %u free; nothing enqueued", n, cap - have, cap);
-        return EVP_EINVAL;
+        return EVP_ENOSPC;
     }
     int32_t slot = atomic_load_explicit(&sb->stream, memory_order_relaxed);
     void *stream;
@@ -340,7 +340,7 @@ int evp_batch_submit(evp_batch_lib_t *lib, evp_batch_t b, const evp_batch_req_t 
                     atomic_load_explicit(&sb->ntasks, memory_order_relaxed);
     if (n > room) {
         evp_error("sub-batch full: %u task(s) submitted, %u free; nothing enqueued", n, room);
-        return EVP_EINVAL;
+        return EVP_ENOSPC;
     }
     evp_pool_t *pool;
     if ((rc = evp_batch_lib_pool(lib, dev, &pool)) != 0)
