@@ -1,6 +1,20 @@
 #include "harness.h"
 
 #include <stdarg.h>
+#include <time.h>
+
+long evp_test_env_long(const char *name, long dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? atol(v) : dflt;
+}
+
+uint64_t evp_test_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 void evp_test_fail(const char *file, int line, const char *fmt, ...)
 {

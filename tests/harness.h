@@ -48,4 +48,10 @@ void evp_test_fail(const char *file, int line, const char *fmt, ...)
  * ("EVPOOL_SIZE", "4", ..., NULL); fails the test on a bad value. */
 evp_config_t evp_test_config(const char *name, ...);
 
+/* getenv(name) as a long, or dflt when unset or empty. */
+long evp_test_env_long(const char *name, long dflt);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t evp_test_now_ns(void);
+
 #endif

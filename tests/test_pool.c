@@ -315,6 +315,286 @@ static void test_high_water(void)
     destroy_clean(p);
 }
 
+/* Values this pool never handed out, or no longer has out: small integers
+ * (slots not created yet have no generation), ~0, a free slot's next lease
+ * forged in advance. Each is refused and nothing is corrupted. */
+static void test_forged_leases_refused(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "4", "EVPOOL_MAX", "8", "EVPOOL_ON_EXHAUST", "fail",
+                                         "EVPOOL_THREAD_CACHE", "0", NULL));
+    void *ev;
+    for (evp_lease_t v = 0; v < 64; v++) {
+        int rc = evp_pool_return(p, v);
+        CHECK(rc == EVP_ESTALE || rc == EVP_EINVAL);
+        rc = evp_pool_record(p, v, NULL);
+        CHECK(rc == EVP_ESTALE || rc == EVP_EINVAL);
+        rc = evp_pool_query(p, v);
+        CHECK(rc == EVP_ESTALE || rc == EVP_EINVAL);
+        rc = evp_pool_event(p, v, &ev);
+        CHECK(rc == EVP_ESTALE || rc == EVP_EINVAL);
+    }
+    CHECK(evp_pool_return(p, ~(evp_lease_t)0) < 0);
+    CHECK(evp_pool_return(p, ((evp_lease_t)1 << 24) | 5) < 0);
+    /* A free slot's next lease, forged: the slot is free, so it is refused. */
+    evp_lease_t a;
+    CHECK_RC(evp_pool_lease(p, &a), 0);
+    CHECK_RC(evp_pool_return(p, a), 0);
+    evp_lease_t next = ((evp_lease_gen(a) + 1) << 24) | evp_lease_slot(a);
+    CHECK_RC(evp_pool_return(p, next), EVP_ESTALE);
+    CHECK_RC(evp_pool_return(p, a), EVP_ESTALE);
+    /* Nothing was pushed twice: exactly max distinct events, then none. */
+    evp_lease_t l[8], extra;
+    uint8_t seen[8] = {0};
+    for (int i = 0; i < 8; i++) {
+        CHECK_RC(evp_pool_lease(p, &l[i]), 0);
+        CHECK_EQ(seen[evp_lease_slot(l[i])]++, 0);
+    }
+    CHECK_RC(evp_pool_lease(p, &extra), EVP_EAGAIN);
+    for (int i = 0; i < 8; i++)
+        CHECK_RC(evp_pool_return(p, l[i]), 0);
+    destroy_clean(p);
+}
+
+/* A lease of pool A is not a lease of pool B, before or after A is gone. */
+static void test_other_pools_leases_refused(void)
+{
+    evp_config_t cfg = evp_test_config("EVPOOL_SIZE", "4", "EVPOOL_MAX", "4", "EVPOOL_ON_EXHAUST", "fail", NULL);
+    evp_pool_t *a = make(cfg), *b = make(cfg);
+    evp_lease_t la[4];
+    for (int i = 0; i < 4; i++) {
+        CHECK_RC(evp_pool_lease(a, &la[i]), 0);
+        CHECK_RC(evp_pool_return(b, la[i]), EVP_ESTALE);
+        CHECK_RC(evp_pool_record(b, la[i], NULL), EVP_ESTALE);
+    }
+    evp_lease_t lb[4], extra;
+    uint8_t seen[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        CHECK_RC(evp_pool_lease(b, &lb[i]), 0);
+        CHECK_EQ(seen[evp_lease_slot(lb[i])]++, 0);
+        CHECK_RC(evp_pool_return(a, lb[i]), EVP_ESTALE);
+    }
+    CHECK_RC(evp_pool_lease(b, &extra), EVP_EAGAIN);
+    for (int i = 0; i < 4; i++)
+        CHECK_RC(evp_pool_return(a, la[i]), 0);
+    destroy_clean(a);
+    /* Same through the registry across a shutdown. */
+    setenv("EVPOOL_BACKEND", "host", 1);
+    evp_pool_t *r1, *r2;
+    CHECK_RC(evp_device_pool(0, &r1), 0);
+    evp_lease_t old;
+    CHECK_RC(evp_pool_lease(r1, &old), 0);
+    CHECK_RC(evp_device_shutdown(NULL), 0);
+    CHECK_RC(evp_device_pool(0, &r2), 0);
+    CHECK_RC(evp_pool_return(r2, old), EVP_ESTALE);
+    CHECK_RC(evp_device_shutdown(NULL), 0);
+    unsetenv("EVPOOL_BACKEND");
+    for (int i = 0; i < 4; i++)
+        CHECK_RC(evp_pool_return(b, lb[i]), 0);
+    destroy_clean(b);
+}
+
+/* Hostile callers: millions of forged values (random, small, ~0, free
+ * slots' next leases) against a pool that other threads use with owner
+ * stamps. Every forged value is refused; conservation holds. */
+struct hostile {
+    evp_pool_t *p;
+    _Atomic uint32_t *owner;
+    _Atomic int *stop;
+    uint32_t me;
+    long forged;
+};
+
+static void *hostile_user(void *arg)
+{
+    struct hostile *h = arg;
+    while (!atomic_load(h->stop)) {
+        evp_lease_t l;
+        int rc = evp_pool_lease(h->p, &l);
+        if (rc == EVP_EAGAIN)
+            continue;
+        CHECK_RC(rc, 0);
+        uint32_t expect = 0;
+        CHECK(atomic_compare_exchange_strong(&h->owner[evp_lease_slot(l)], &expect, h->me));
+        CHECK_RC(evp_pool_record(h->p, l, NULL), 0);
+        expect = h->me;
+        CHECK(atomic_compare_exchange_strong(&h->owner[evp_lease_slot(l)], &expect, 0));
+        CHECK_RC(evp_pool_return(h->p, l), 0);
+    }
+    return NULL;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void *hostile_forger(void *arg)
+{
+    struct hostile *h = arg;
+    uint64_t rng = 0x9e3779b97f4a7c15u;
+    void *ev;
+    for (long i = 0; i < h->forged; i++) {
+        evp_lease_t v;
+        switch (i % 4) {
+        case 0: v = xorshift(&rng); break;
+        case 1: v = (evp_lease_t)(i % 4096); break;
+        case 2: v = ~(evp_lease_t)0 - (evp_lease_t)(i % 64); break;
+        default: v = (xorshift(&rng) & ~(evp_lease_t)0xffffff) | (i % 16); break;
+        }
+        int rc = evp_pool_return(h->p, v);
+        CHECK(rc == EVP_ESTALE || rc == EVP_EINVAL);
+        if (i % 16 == 0) {
+            CHECK(evp_pool_query(h->p, v) < 0);
+            CHECK(evp_pool_event(h->p, v, &ev) < 0);
+        }
+        if (i % 1024 == 0) { /* its own lease, returned, then its next generation forged */
+            evp_lease_t l;
+            if (evp_pool_lease(h->p, &l) == 0) {
+                CHECK_RC(evp_pool_return(h->p, l), 0);
+                CHECK_RC(evp_pool_return(h->p, l), EVP_ESTALE);
+                CHECK(evp_pool_return(h->p, ((evp_lease_gen(l) + 1) << 24) | evp_lease_slot(l)) < 0);
+            }
+        }
+    }
+    return NULL;
+}
+
+static void test_hostile_forgeries(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "8", "EVPOOL_MAX", "16", "EVPOOL_ON_EXHAUST", "fail",
+                                         "EVPOOL_THREAD_CACHE", "4", NULL));
+    _Atomic uint32_t owner[16] = {0};
+    _Atomic int stop = 0;
+    long forged = evp_test_env_long("EVP_TEST_FORGED", 2000000);
+    struct hostile users[2], forger = {.p = p, .owner = owner, .stop = &stop, .forged = forged};
+    pthread_t tu[2], tf;
+    for (int i = 0; i < 2; i++) {
+        users[i] = (struct hostile){.p = p, .owner = owner, .stop = &stop, .me = (uint32_t)i + 1};
+        CHECK(pthread_create(&tu[i], NULL, hostile_user, &users[i]) == 0);
+    }
+    CHECK(pthread_create(&tf, NULL, hostile_forger, &forger) == 0);
+    pthread_join(tf, NULL);
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(tu[i], NULL);
+    evp_pool_stats_t st;
+    evp_pool_stats(p, &st);
+    CHECK_EQ(st.leases, st.returns);
+    CHECK(st.events_created <= 16);
+    evp_lease_t l[16], extra;
+    uint8_t seen[16] = {0};
+    uint32_t n = (uint32_t)st.events_created;
+    for (uint32_t i = 0; i < 16; i++) {
+        CHECK_RC(evp_pool_lease(p, &l[i]), 0);
+        CHECK_EQ(seen[evp_lease_slot(l[i])]++, 0);
+    }
+    (void)n;
+    CHECK_RC(evp_pool_lease(p, &extra), EVP_EAGAIN);
+    for (int i = 0; i < 16; i++)
+        CHECK_RC(evp_pool_return(p, l[i]), 0);
+    destroy_clean(p);
+}
+
+/* A lease returned, re-leased and recorded by others while it is queried
+ * answers EVP_ESTALE, never EVP_ENODATA (it did record) nor the next
+ * holder's completion. The holder records every lease before publishing it,
+ * so the only honest answers for a published lease are 0, 1 and ESTALE. */
+struct query_race {
+    evp_pool_t *p;
+    _Atomic evp_lease_t current;
+    _Atomic int stop;
+};
+
+static void *query_race_holder(void *arg)
+{
+    struct query_race *q = arg;
+    while (!atomic_load(&q->stop)) {
+        evp_lease_t l;
+        CHECK_RC(evp_pool_lease(q->p, &l), 0);
+        CHECK_RC(evp_pool_record(q->p, l, NULL), 0);
+        atomic_store(&q->current, l);
+        CHECK_RC(evp_pool_return(q->p, l), 0);
+    }
+    return NULL;
+}
+
+static void test_query_stale_during_query(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "1", "EVPOOL_MAX", "1", "EVPOOL_THREAD_CACHE", "0", NULL));
+    struct query_race q = {.p = p};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, query_race_holder, &q) == 0);
+    long rounds = evp_test_env_long("EVP_TEST_QUERY_ROUNDS", 2000000), stale = 0;
+    for (long i = 0; i < rounds; i++) {
+        evp_lease_t l = atomic_load(&q.current);
+        if (l == EVP_LEASE_NONE)
+            continue;
+        int rc = evp_pool_query(p, l);
+        if (rc == EVP_ESTALE)
+            stale++;
+        else if (rc != 1)
+            evp_test_fail(__FILE__, __LINE__, "query of a recorded lease answered %d (%s)", rc, evp_strerror(rc));
+    }
+    atomic_store(&q.stop, 1);
+    pthread_join(t, NULL);
+    fprintf(stderr, "  %ld queries, %ld stale\n", rounds, stale);
+    destroy_clean(p);
+}
+
+/* NULL arguments have documented answers, never a crash. */
+static void test_null_arguments(void)
+{
+    evp_pool_stats_t st;
+    memset(&st, 0xff, sizeof st);
+    evp_pool_stats(NULL, &st);
+    CHECK_EQ(st.leases, 0);
+    CHECK_EQ(st.events_created, 0);
+    evp_config_t cfg;
+    memset(&cfg, 0xff, sizeof cfg);
+    evp_pool_config(NULL, &cfg);
+    CHECK_EQ(cfg.size, 0);
+    CHECK_RC(evp_pool_device(NULL), EVP_EINVAL);
+    CHECK(strcmp(evp_pool_backend(NULL), "none") == 0);
+    evp_config_init(NULL);
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "2", NULL));
+    evp_pool_stats(p, NULL);
+    evp_pool_config(p, NULL);
+    destroy_clean(p);
+}
+
+/* A thread that uses pool #593 and then #696 of 700 live pools, then
+ * exits: its thread-exit walk stays inside the pools table. */
+static void *use_two_pools_and_exit(void *arg)
+{
+    evp_pool_t **pools = arg;
+    for (int k = 0; k < 2; k++) {
+        evp_lease_t l;
+        CHECK_RC(evp_pool_lease(pools[k], &l), 0);
+        CHECK_RC(evp_pool_return(pools[k], l), 0);
+    }
+    return NULL;
+}
+
+static void test_many_pools_thread_exit(void)
+{
+    enum { N = 700 };
+    evp_pool_t **all = calloc(N, sizeof *all);
+    CHECK(all != NULL);
+    evp_config_t cfg = evp_test_config("EVPOOL_SIZE", "1", "EVPOOL_MAX", "1", "EVPOOL_THREAD_CACHE", "1", NULL);
+    for (int i = 0; i < N; i++)
+        CHECK_RC(evp_pool_create(0, &cfg, &all[i]), 0);
+    evp_pool_t *two[2] = {all[593], all[696]};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, use_two_pools_and_exit, two) == 0);
+    pthread_join(t, NULL);
+    for (int i = 0; i < N; i++)
+        destroy_clean(all[i]);
+    free(all);
+}
+
 static void test_create_errors(void)
 {
     evp_pool_t *p = NULL;
@@ -355,5 +635,11 @@ int main(void)
     TEST(test_teardown_reports_leaks);
     TEST(test_high_water);
     TEST(test_create_errors);
+    TEST(test_forged_leases_refused);
+    TEST(test_other_pools_leases_refused);
+    TEST(test_hostile_forgeries);
+    TEST(test_query_stale_during_query);
+    TEST(test_null_arguments);
+    TEST(test_many_pools_thread_exit);
     return 0;
 }

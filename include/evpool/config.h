@@ -76,7 +76,8 @@ typedef struct evp_config {
     evp_source_t source[EVP_KNOB_COUNT]; /* where each value came from */
 } evp_config_t;
 
-/* Fills *cfg with the built-in defaults, every source EVP_SRC_DEFAULT. */
+/* Fills *cfg with the built-in defaults, every source EVP_SRC_DEFAULT.
+ * cfg == NULL is a no-op. */
 void evp_config_init(evp_config_t *cfg);
 
 /* Sets one knob explicitly from its textual value, with the same parser and

@@ -188,6 +188,8 @@ static const char *evp_config_known(char *buf, size_t len)
 
 void evp_config_init(evp_config_t *cfg)
 {
+    if (!cfg)
+        return; /* documented no-op */
     memset(cfg, 0, sizeof *cfg);
     for (int k = 0; k < EVP_KNOB_COUNT; k++)
         if (evp_knobs[k].dflt)

@@ -12,6 +12,7 @@
  * what keeps the count of events bounded by `max`. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <ck_backoff.h>
 
@@ -22,7 +23,7 @@
 static inline uint64_t evp_gen_next(uint64_t gen)
 {
     gen = (gen + 1) & EVP_LEASE_GEN_MASK;
-    return gen ? gen : 1; /* 0 means "no event": never a lease generation */
+    return gen ? gen : 1; /* 0 is never a lease generation */
 }
 
 static inline evp_lease_t evp_lease_pack(uint32_t slot, uint64_t gen)
@@ -30,13 +31,51 @@ static inline evp_lease_t evp_lease_pack(uint32_t slot, uint64_t gen)
     return (gen << EVP_LEASE_SLOT_BITS) | slot;
 }
 
-/* The slot a lease names, or NULL when the lease cannot be of this pool. */
+/* The slot a lease names, or NULL when the lease cannot be of this pool
+ * (slot out of range). A slot whose event is not created yet has word 0,
+ * which validates no lease. */
 static inline struct evp_slot *evp_pool_slot(evp_pool_t *p, evp_lease_t lease)
 {
     if (!p || lease == EVP_LEASE_NONE)
         return NULL;
     uint32_t slot = evp_lease_slot(lease);
     return slot < p->max ? &p->slots[slot] : NULL;
+}
+
+/* The slot word of a lease in the hands of a caller. */
+static inline uint64_t evp_word_leased(evp_lease_t lease)
+{
+    return (evp_lease_gen(lease) << 1) | EVP_SLOT_LEASED;
+}
+
+/* A free lease (out of a cache, the depot or a hand-off) goes to a caller:
+ * from now on exactly this value validates. Relaxed: the container that
+ * handed the lease over ordered us after the return that freed it, and the
+ * caller orders any later use of the lease on another thread; a forged
+ * return racing with this store fails its CAS either way (it sees a free
+ * word, or this exact lease). */
+static inline void evp_pool_hand_out(evp_pool_t *p, evp_lease_t lease)
+{
+    atomic_store_explicit(&p->slots[evp_lease_slot(lease)].word, evp_word_leased(lease), memory_order_relaxed);
+}
+
+/* A per-slot random first generation: leases of another pool (or of this
+ * pool in an earlier life) match only by a 2^-40 accident. splitmix64. */
+static uint64_t evp_pool_gen_base(uint64_t seed, uint32_t slot)
+{
+    uint64_t z = seed + (uint64_t)(slot + 1) * UINT64_C(0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    z = (z ^ (z >> 31)) & EVP_LEASE_GEN_MASK;
+    return z ? z : 1;
+}
+
+static uint64_t evp_pool_seed(evp_pool_t *p)
+{
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
+        seed = evp_clock_ns() ^ (uint64_t)(uintptr_t)p; /* early boot: weaker, still per pool */
+    return seed;
 }
 
 /* Events out of the depot now (approximate while others run: items is
@@ -79,6 +118,12 @@ static void evp_pool_cache_flush(struct evp_tcache_home *home, struct evp_tcache
     atomic_store_explicit(&c->n, 0, memory_order_relaxed);
 }
 
+/* The free lease slot `id` starts as (its word was set by slot_init). */
+static evp_lease_t evp_pool_first_lease(evp_pool_t *p, uint32_t id)
+{
+    return evp_lease_pack(id, evp_pool_gen_base(p->seed, id));
+}
+
 /* Creates the event of slot `id`. Caller owns the slot (grow_mu or create). */
 static int evp_pool_slot_init(evp_pool_t *p, uint32_t id)
 {
@@ -86,9 +131,10 @@ static int evp_pool_slot_init(evp_pool_t *p, uint32_t id)
     int rc = p->be->create(p->device, p->cfg.timing, &s->ev);
     if (rc)
         return rc;
-    /* Relaxed: the slot reaches other threads only through the depot push
-     * or the release store of `created`, which order this. */
-    atomic_store_explicit(&s->gen, 1, memory_order_relaxed);
+    /* Free, at its random first generation. Relaxed: the slot reaches other
+     * threads only through the depot push or the release store of
+     * `created`, which order this. */
+    atomic_store_explicit(&s->word, evp_pool_gen_base(p->seed, id) << 1, memory_order_relaxed);
     return 0;
 }
 
@@ -105,7 +151,7 @@ static int evp_pool_grow(evp_pool_t *p, uint64_t *lease)
         /* Release pairs with the acquire loads of created (destroy, stats). */
         atomic_store_explicit(&p->created, n + 1, memory_order_release);
         evp_pool_sample_held(p);
-        *lease = evp_lease_pack(n, 1);
+        *lease = evp_pool_first_lease(p, n);
         evp_debug("pool device %d grew to %u events", p->device, n + 1);
     }
     pthread_mutex_unlock(&p->grow_mu);
@@ -188,6 +234,7 @@ static int evp_pool_lease_slow(evp_pool_t *p, struct evp_tcache *c, evp_lease_t 
             return rc;
     }
     *out = got[0];
+    evp_pool_hand_out(p, *out);
     bool fast = evp_tcache_enter(&p->home, c);
     /* Only the owner adds to its cache and it was empty when we left it:
      * there is room for the batch-1 <= cap-1 others. */
@@ -213,6 +260,7 @@ int evp_pool_lease(evp_pool_t *p, evp_lease_t *out)
         /* A parked lease is ready-made: its generation was advanced by the
          * return that parked it. The slot's line is not touched. */
         *out = c->parked[n - 1];
+        evp_pool_hand_out(p, *out);
         atomic_store_explicit(&c->n, n - 1, memory_order_relaxed);
         atomic_store_explicit(&c->leases, atomic_load_explicit(&c->leases, memory_order_relaxed) + 1,
                               memory_order_relaxed);
@@ -230,15 +278,17 @@ int evp_pool_return(evp_pool_t *p, evp_lease_t lease)
         return EVP_EINVAL;
     uint64_t gen = evp_lease_gen(lease);
     /* The one atomic decision of a return: only the holder of the current
-     * generation moves it on. A double or stale return fails here and
-     * touches nothing else. Relaxed is enough for that; the slot's data
-     * (the event's state) is handed to the next leaser by the cache or the
-     * depot's release/acquire. */
-    uint64_t expect = gen;
-    if (!atomic_compare_exchange_strong_explicit(&s->gen, &expect, evp_gen_next(gen),
+     * generation, while it is leased, moves it on (to the next generation,
+     * free). A double, stale or forged return fails here and touches
+     * nothing else: a free slot's word has the leased bit clear, so even
+     * its next lease, forged, does not match. Relaxed is enough for that;
+     * the slot's data (the event's state) is handed to the next leaser by
+     * the cache or the depot's release/acquire. */
+    uint64_t expect = evp_word_leased(lease);
+    if (!atomic_compare_exchange_strong_explicit(&s->word, &expect, evp_gen_next(gen) << 1,
                                                  memory_order_relaxed, memory_order_relaxed)) {
         atomic_fetch_add_explicit(&p->stale, 1, memory_order_relaxed);
-        evp_debug("stale return: slot %u generation %llu (current %llu)", evp_lease_slot(lease),
+        evp_debug("stale return: slot %u generation %llu (slot word %llx)", evp_lease_slot(lease),
                   (unsigned long long)gen, (unsigned long long)expect);
         return EVP_ESTALE;
     }
@@ -268,9 +318,9 @@ int evp_pool_return(evp_pool_t *p, evp_lease_t lease)
     return 0;
 }
 
-/* The slot of a lease that is current, or NULL with *rc set. The return CAS
- * is the only writer of gen (besides creation); acquire keeps our reads of
- * the slot from moving above the check. */
+/* The slot of a lease that is current (leased, this generation), or NULL
+ * with *rc set. Acquire keeps our reads of the slot from moving above the
+ * check. */
 static struct evp_slot *evp_pool_current(evp_pool_t *p, evp_lease_t lease, int *rc)
 {
     struct evp_slot *s = evp_pool_slot(p, lease);
@@ -278,7 +328,7 @@ static struct evp_slot *evp_pool_current(evp_pool_t *p, evp_lease_t lease, int *
         *rc = EVP_EINVAL;
         return NULL;
     }
-    if (atomic_load_explicit(&s->gen, memory_order_acquire) != evp_lease_gen(lease)) {
+    if (atomic_load_explicit(&s->word, memory_order_acquire) != evp_word_leased(lease)) {
         *rc = EVP_ESTALE;
         return NULL;
     }
@@ -306,15 +356,19 @@ int evp_pool_query(evp_pool_t *p, evp_lease_t lease)
     if (!s)
         return rc;
     uint64_t gen = evp_lease_gen(lease);
+    /* Acquire pairs with the release store of rec in evp_pool_record. */
     if (atomic_load_explicit(&s->rec, memory_order_acquire) != gen)
-        return EVP_ENODATA;
-    rc = p->be->query(s->ev);
-    /* Re-validate after the query: if the lease was returned meanwhile the
-     * event may already carry its next holder's recording, and the answer
-     * must not be passed off as ours. An RMW (adding 0) rather than a load
-     * because it cannot be reordered before the query's reads, without a
-     * standalone fence (which ThreadSanitizer does not model). */
-    if (atomic_fetch_add_explicit(&s->gen, 0, memory_order_acq_rel) != gen)
+        rc = EVP_ENODATA;
+    else
+        rc = p->be->query(s->ev);
+    /* Re-validate after reading rec and querying, on every answer: if the
+     * lease was returned meanwhile, rec may already be its next holder's
+     * (ENODATA would be a lie: this lease did record) and the event may
+     * carry the next holder's recording. Either answer must then be
+     * EVP_ESTALE. An RMW (adding 0) rather than a load because it cannot be
+     * reordered before the query's reads, without a standalone fence (which
+     * ThreadSanitizer does not model). */
+    if (atomic_fetch_add_explicit(&s->word, 0, memory_order_acq_rel) != evp_word_leased(lease))
         return EVP_ESTALE;
     return rc;
 }
@@ -333,7 +387,11 @@ int evp_pool_event(evp_pool_t *p, evp_lease_t lease, void **event)
 
 void evp_pool_stats(evp_pool_t *p, evp_pool_stats_t *out)
 {
+    if (!out)
+        return;
     memset(out, 0, sizeof *out);
+    if (!p)
+        return;
     /* Acquire pairs with the release append in evp_tcache_attach. */
     for (struct evp_tcache *c = atomic_load_explicit(&p->home.list, memory_order_acquire); c; c = c->next) {
         out->leases += atomic_load_explicit(&c->leases, memory_order_relaxed);
@@ -353,17 +411,22 @@ void evp_pool_stats(evp_pool_t *p, evp_pool_stats_t *out)
 
 void evp_pool_config(const evp_pool_t *p, evp_config_t *out)
 {
-    *out = p->cfg;
+    if (!out)
+        return;
+    if (p)
+        *out = p->cfg;
+    else
+        memset(out, 0, sizeof *out);
 }
 
 int evp_pool_device(const evp_pool_t *p)
 {
-    return p->device;
+    return p ? p->device : EVP_EINVAL;
 }
 
 const char *evp_pool_backend(const evp_pool_t *p)
 {
-    return p->be->name;
+    return p ? p->be->name : "none";
 }
 
 /* Frees what evp_pool_create allocated; events must be gone already. */
@@ -427,13 +490,14 @@ int evp_pool_create(int device, const evp_config_t *cfg, evp_pool_t **out)
     p->device = device;
     p->cfg = c;
     p->max = c.max;
+    p->seed = evp_pool_seed(p);
     p->batch = c.thread_cache / 2 ? c.thread_cache / 2 : 1;
     /* One depot chain; rows cost max x batch x 8 bytes of (lazily touched)
      * memory, so larger caches still move at most this many per claim. */
     if (p->batch > EVP_BATCH_MAX)
         p->batch = EVP_BATCH_MAX;
     /* calloc: slots of events not yet created stay untouched zero pages
-     * (gen 0 matches no lease). Aligned by hand to a cache line. */
+     * (a zero word is not leased: it matches no lease). Aligned by hand to a cache line. */
     p->slots_mem = calloc((size_t)p->max + 1, sizeof(struct evp_slot));
     if (!p->slots_mem || evp_stack_init(&p->depot, p->max, p->batch) != 0) {
         free(p->slots_mem);
@@ -461,7 +525,7 @@ int evp_pool_create(int device, const evp_config_t *cfg, evp_pool_t **out)
     for (uint32_t at = 0; at < c.size; at += p->batch) {
         uint32_t k = c.size - at < p->batch ? c.size - at : p->batch;
         for (uint32_t j = 0; j < k; j++)
-            chain[j] = evp_lease_pack(at + j, 1);
+            chain[j] = evp_pool_first_lease(p, at + j);
         evp_stack_push(&p->depot, at, chain, k);
     }
     evp_info("pool for device %d: backend %s, %u events (max %u), thread cache %u, on exhaustion %s",
@@ -499,7 +563,7 @@ int evp_pool_destroy(evp_pool_t *p, evp_pool_stats_t *final)
                 continue;
             st.outstanding++;
             evp_debug("pool device %d: slot %u still leased at teardown (generation %llu)", p->device, j,
-                      (unsigned long long)atomic_load_explicit(&p->slots[j].gen, memory_order_relaxed));
+                      (unsigned long long)(atomic_load_explicit(&p->slots[j].word, memory_order_relaxed) >> 1));
         }
         free(is_free);
     }

@@ -17,13 +17,21 @@
  * returns; at most the depot's chain width. */
 #define EVP_BATCH_MAX EVP_STACK_WIDTH_MAX
 
+/* Slot word bit 0: the slot's current lease is in a caller's hands. */
+#define EVP_SLOT_LEASED UINT64_C(1)
+
 /* One event and its generation. A cache line each: slots leased by
  * different threads never share a line. */
 struct evp_slot {
-    /* Generation of the lease that holds (or will next hold) the slot; 0
-     * until the slot's event exists. Advanced only by the return CAS, which
-     * is what makes a second return of one lease fail. */
-    _Alignas(64) _Atomic uint64_t gen;
+    /* {generation:40 | leased:1}: the generation of the lease that holds
+     * (or will next hold) the slot, and whether a caller holds it now. 0
+     * until the slot's event exists (0 is never a valid lease word). Only a
+     * leased word validates a lease, so a free slot refuses every value,
+     * including its own next lease forged in advance. Set to leased by
+     * evp_pool_hand_out (the one thread that took the free lease out of a
+     * container); moved on to the next generation, free, only by the
+     * return CAS, which is what makes a second return of one lease fail. */
+    _Alignas(64) _Atomic uint64_t word;
     /* Generation whose holder last recorded the event successfully: query
      * answers EVP_ENODATA unless rec == the lease's generation. Release
      * store in record pairs with the acquire load in query. */
@@ -39,6 +47,7 @@ struct evp_pool {
     const struct evp_backend *be;
     int device;
     uint32_t max, batch;
+    uint64_t seed;           /* per-pool random generation base (getrandom) */
     evp_config_t cfg;
     struct evp_slot *slots;  /* max entries (aligned into slots_mem) */
     void *slots_mem;         /* owned: freed by evp_pool_destroy */

@@ -1,5 +1,6 @@
 #include "pool/tcache.h"
 
+#include <errno.h>
 #include <linux/membarrier.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,10 @@ bool evp_tcache_asym;
 static pthread_mutex_t evp_homes_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct evp_tcache_home *evp_homes[EVP_TCACHE_HOMES_MAX];
 static uint64_t evp_homes_uid;
-static pthread_once_t evp_tcache_once = PTHREAD_ONCE_INIT;
+/* The key whose destructor flushes a thread's caches at exit. Created under
+ * evp_homes_mu by the first home; a failed creation is retried by the next
+ * one (it never falls back to key 0, which belongs to someone else). */
+static bool evp_tcache_ready;
 static pthread_key_t evp_tcache_key;
 
 #if defined(__SANITIZE_THREAD__)
@@ -35,28 +39,42 @@ static long evp_membarrier(int cmd)
 
 static void evp_tcache_thread_exit(void *arg);
 
-static void evp_tcache_setup(void)
+/* Under evp_homes_mu. 0, or pthread_key_create's error. */
+static int evp_tcache_setup(void)
 {
-    if (pthread_key_create(&evp_tcache_key, evp_tcache_thread_exit) != 0)
-        evp_error("pthread_key_create failed: thread caches will not be flushed at thread exit");
+    if (evp_tcache_ready)
+        return 0;
+    int err = pthread_key_create(&evp_tcache_key, evp_tcache_thread_exit);
+    if (err)
+        return err;
+    evp_tcache_ready = true;
 #ifndef EVP_TSAN
     long cmds = evp_membarrier(MEMBARRIER_CMD_QUERY);
     evp_tcache_asym = cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
                       evp_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
 #endif
-    evp_debug("thread caches: %s handshake", evp_tcache_asym ? "membarrier" : "seq_cst");
+    return 0;
 }
 
 int evp_tcache_home_init(struct evp_tcache_home *home, uint32_t cap,
                          void (*flush)(struct evp_tcache_home *, struct evp_tcache *))
 {
-    pthread_once(&evp_tcache_once, evp_tcache_setup);
     home->cap = cap;
     home->flush = flush;
     atomic_init(&home->list, NULL);
     if (pthread_mutex_init(&home->mu, NULL) != 0)
         return EVP_ENOMEM;
     pthread_mutex_lock(&evp_homes_mu);
+    int err = evp_tcache_setup();
+    if (err) {
+        pthread_mutex_unlock(&evp_homes_mu);
+        pthread_mutex_destroy(&home->mu);
+        /* Logged after the unlock: no mutex is held across a log write. */
+        evp_error("pthread_key_create failed (%s): no thread-specific key left for the thread caches; "
+                  "pool not created",
+                  err == EAGAIN ? "all PTHREAD_KEYS_MAX keys in use" : "out of memory");
+        return EVP_ENOMEM;
+    }
     uint32_t i = 0;
     while (i < EVP_TCACHE_HOMES_MAX && evp_homes[i])
         i++;
@@ -102,6 +120,9 @@ static struct evp_tls_tab *evp_tls_reserve(uint32_t idx)
     uint32_t n = t ? t->n : 0, want = idx + 1 > 2 * n ? idx + 1 : 2 * n;
     if (want < 8)
         want = 8;
+    /* Never beyond the homes table: the thread-exit walk indexes it. */
+    if (want > EVP_TCACHE_HOMES_MAX)
+        want = EVP_TCACHE_HOMES_MAX;
     struct evp_tls_tab *nt = realloc(t, sizeof *nt + want * sizeof nt->e[0]);
     if (!nt)
         return NULL;
@@ -148,7 +169,9 @@ static void evp_tcache_thread_exit(void *arg)
 {
     struct evp_tls_tab *t = arg;
     pthread_mutex_lock(&evp_homes_mu);
-    for (uint32_t i = 0; i < t->n; i++) {
+    /* t->n never exceeds the table (evp_tls_reserve caps it); the bound is
+     * repeated here because reading past evp_homes[] is what it prevents. */
+    for (uint32_t i = 0; i < t->n && i < EVP_TCACHE_HOMES_MAX; i++) {
         struct evp_tcache_home *home = evp_homes[i];
         if (!t->e[i].uid || !home || home->uid != t->e[i].uid)
             continue; /* that pool is gone; it freed the cache */
