@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -595,6 +597,258 @@ static void test_many_pools_thread_exit(void)
     free(all);
 }
 
+/* EVPOOL_ON_EXHAUST=fail: EVP_EAGAIN means every event is held by a
+ * caller. N threads pass leases round a ring: each holds at most two (one
+ * in hand, one in its neighbour's inbox), and max = 2N + 2, so two events
+ * are always free (parked in a cache, in the depot, or moving between them)
+ * and no lease may ever fail. */
+struct ring_ctx {
+    evp_pool_t *p;
+    int n;
+    long iters;
+    _Atomic evp_lease_t *inbox;
+    _Atomic uint64_t eagain;
+    _Atomic int finished;
+};
+
+struct ring_member {
+    struct ring_ctx *r;
+    int me;
+};
+
+static void ring_drain(struct ring_ctx *r, int me)
+{
+    evp_lease_t x = atomic_exchange(&r->inbox[me], EVP_LEASE_NONE);
+    if (x != EVP_LEASE_NONE)
+        CHECK_RC(evp_pool_return(r->p, x), 0);
+}
+
+static void *ring_run(void *arg)
+{
+    struct ring_member *m = arg;
+    struct ring_ctx *r = m->r;
+    int next = (m->me + 1) % r->n;
+    for (long i = 0; i < r->iters; i++) {
+        evp_lease_t l;
+        int rc = evp_pool_lease(r->p, &l);
+        if (rc == EVP_EAGAIN) {
+            atomic_fetch_add(&r->eagain, 1);
+            ring_drain(r, m->me);
+            continue;
+        }
+        CHECK_RC(rc, 0);
+        evp_lease_t empty = EVP_LEASE_NONE;
+        while (!atomic_compare_exchange_weak(&r->inbox[next], &empty, l)) {
+            empty = EVP_LEASE_NONE;
+            ring_drain(r, m->me); /* keep the ring moving while we wait */
+            sched_yield();
+        }
+        ring_drain(r, m->me);
+    }
+    /* Keep draining until everyone is done: a neighbour may still push. */
+    atomic_fetch_add(&r->finished, 1);
+    while (atomic_load(&r->finished) < r->n) {
+        ring_drain(r, m->me);
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void ring_no_false_eagain(int n, const char *cache, long iters)
+{
+    char max[16];
+    snprintf(max, sizeof max, "%d", 2 * n + 2);
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", max, "EVPOOL_MAX", max, "EVPOOL_ON_EXHAUST", "fail",
+                                         "EVPOOL_THREAD_CACHE", cache, NULL));
+    struct ring_ctx r = {.p = p, .n = n, .iters = iters};
+    r.inbox = calloc((size_t)n, sizeof *r.inbox);
+    struct ring_member *m = calloc((size_t)n, sizeof *m);
+    pthread_t *t = calloc((size_t)n, sizeof *t);
+    CHECK(r.inbox && m && t);
+    for (int i = 0; i < n; i++) {
+        m[i] = (struct ring_member){.r = &r, .me = i};
+        CHECK(pthread_create(&t[i], NULL, ring_run, &m[i]) == 0);
+    }
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < n; i++)
+        ring_drain(&r, i);
+    evp_pool_stats_t st;
+    evp_pool_stats(p, &st);
+    fprintf(stderr, "  ring of %d, cache %s: %ld leases each, %llu false EVP_EAGAIN, %llu steals\n", n, cache,
+            iters, (unsigned long long)atomic_load(&r.eagain), (unsigned long long)st.steals);
+    CHECK_EQ(atomic_load(&r.eagain), 0);
+    CHECK_EQ(st.exhaust_fails, 0);
+    free(r.inbox);
+    free(m);
+    free(t);
+    destroy_clean(p);
+}
+
+static void test_fail_means_all_held(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long iters = evp_test_env_long("EVP_TEST_RING_ITERS", 20000);
+    int sizes[] = {8, (int)(2 * cores), (int)(8 * cores)};
+    for (int i = 0; i < 3; i++) {
+        ring_no_false_eagain(sizes[i], "8", iters);
+        ring_no_false_eagain(sizes[i], "0", iters / 4);
+    }
+}
+
+/* Waiters sleep and every EVP_EAGAIN comes at the deadline, at any thread
+ * count: one event held, 16 and 32 threads asking with a 20 ms timeout. */
+struct deadline_ctx {
+    evp_pool_t *p;
+    uint64_t timeout_ns;
+    _Atomic uint64_t worst_ns, early;
+};
+
+static void *lease_expect_timeout(void *arg)
+{
+    struct deadline_ctx *d = arg;
+    for (int i = 0; i < 5; i++) {
+        evp_lease_t l;
+        uint64_t t0 = evp_test_now_ns();
+        CHECK_RC(evp_pool_lease(d->p, &l), EVP_EAGAIN);
+        uint64_t took = evp_test_now_ns() - t0;
+        if (took < d->timeout_ns)
+            atomic_fetch_add(&d->early, 1);
+        uint64_t w = atomic_load(&d->worst_ns);
+        while (took > w && !atomic_compare_exchange_weak(&d->worst_ns, &w, took))
+            ;
+    }
+    return NULL;
+}
+
+static void test_wait_deadline_any_thread_count(void)
+{
+    int counts[] = {16, 32};
+    for (int k = 0; k < 2; k++) {
+        evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "1", "EVPOOL_MAX", "1", "EVPOOL_WAIT_TIMEOUT_US",
+                                             "20000", NULL));
+        evp_lease_t held;
+        CHECK_RC(evp_pool_lease(p, &held), 0);
+        struct deadline_ctx d = {.p = p, .timeout_ns = 20000000u};
+        pthread_t t[32];
+        for (int i = 0; i < counts[k]; i++)
+            CHECK(pthread_create(&t[i], NULL, lease_expect_timeout, &d) == 0);
+        for (int i = 0; i < counts[k]; i++)
+            pthread_join(t[i], NULL);
+        fprintf(stderr, "  %d threads: worst EVP_EAGAIN after %.1f ms (timeout 20 ms)\n", counts[k],
+                atomic_load(&d.worst_ns) / 1e6);
+        CHECK_EQ(atomic_load(&d.early), 0);
+        CHECK(atomic_load(&d.worst_ns) < 2000000000u); /* a hang catcher, not a timing check */
+        evp_pool_stats_t st;
+        evp_pool_stats(p, &st);
+        CHECK_EQ(st.exhaust_fails, 5 * counts[k]);
+        CHECK_EQ(st.waiting, 0);
+        CHECK_RC(evp_pool_return(p, held), 0);
+        destroy_clean(p);
+    }
+}
+
+/* Freed events go to waiters in arrival order. */
+struct fifo_ctx {
+    evp_pool_t *p;
+    _Atomic int served;
+    int order[8];
+};
+
+struct fifo_waiter {
+    struct fifo_ctx *f;
+    int id;
+};
+
+static void *fifo_wait(void *arg)
+{
+    struct fifo_waiter *w = arg;
+    evp_lease_t l;
+    CHECK_RC(evp_pool_lease(w->f->p, &l), 0);
+    w->f->order[atomic_fetch_add(&w->f->served, 1)] = w->id;
+    CHECK_RC(evp_pool_return(w->f->p, l), 0); /* to the next waiter in line */
+    return NULL;
+}
+
+static void wait_for_waiting(evp_pool_t *p, uint64_t n)
+{
+    uint64_t t0 = evp_test_now_ns();
+    for (;;) {
+        evp_pool_stats_t st;
+        evp_pool_stats(p, &st);
+        if (st.waiting >= n)
+            return;
+        CHECK(evp_test_now_ns() - t0 < 10000000000u);
+        sched_yield();
+    }
+}
+
+static void test_waiters_served_in_arrival_order(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "1", "EVPOOL_MAX", "1", "EVPOOL_WAIT_TIMEOUT_US",
+                                         "30000000", NULL));
+    evp_lease_t held;
+    CHECK_RC(evp_pool_lease(p, &held), 0);
+    struct fifo_ctx f = {.p = p};
+    struct fifo_waiter w[8];
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++) {
+        w[i] = (struct fifo_waiter){.f = &f, .id = i};
+        CHECK(pthread_create(&t[i], NULL, fifo_wait, &w[i]) == 0);
+        wait_for_waiting(p, (uint64_t)i + 1); /* i is asleep before i + 1 arrives */
+        /* and its ticket is taken: waiting counts it just before. */
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK_RC(evp_pool_return(p, held), 0);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 8; i++)
+        CHECK_EQ(f.order[i], i);
+    destroy_clean(p);
+}
+
+/* A thread cancelled while it waits in evp_pool_lease leaves nothing
+ * behind: the lease is not a cancellation point, so it finishes its wait
+ * (here: times out), and the thread is cancelled at its next one. */
+static void *lease_then_testcancel(void *arg)
+{
+    evp_pool_t *p = arg;
+    evp_lease_t l;
+    int rc = evp_pool_lease(p, &l);
+    if (rc == 0)
+        evp_pool_return(p, l);
+    pthread_testcancel();
+    return (void *)1;
+}
+
+static void test_cancel_while_waiting(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "1", "EVPOOL_MAX", "1", "EVPOOL_WAIT_TIMEOUT_US",
+                                         "200000", NULL));
+    evp_lease_t held;
+    CHECK_RC(evp_pool_lease(p, &held), 0);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, lease_then_testcancel, p) == 0);
+    wait_for_waiting(p, 1);
+    CHECK(pthread_cancel(t) == 0);
+    void *ret;
+    CHECK(pthread_join(t, &ret) == 0);
+    CHECK(ret == PTHREAD_CANCELED);
+    evp_pool_stats_t st;
+    evp_pool_stats(p, &st);
+    CHECK_EQ(st.waiting, 0); /* the old code left it at 1 forever */
+    /* The queue is clean: a new waiter is served by the next return. */
+    struct holder h = {.p = p, .lease = held, .delay_ns = 20000000};
+    pthread_t r;
+    CHECK(pthread_create(&r, NULL, return_later, &h) == 0);
+    evp_lease_t l;
+    CHECK_RC(evp_pool_lease(p, &l), 0);
+    pthread_join(r, NULL);
+    CHECK_RC(evp_pool_return(p, l), 0);
+    destroy_clean(p);
+}
+
 static void test_create_errors(void)
 {
     evp_pool_t *p = NULL;
@@ -641,5 +895,9 @@ int main(void)
     TEST(test_query_stale_during_query);
     TEST(test_null_arguments);
     TEST(test_many_pools_thread_exit);
+    TEST(test_fail_means_all_held);
+    TEST(test_wait_deadline_any_thread_count);
+    TEST(test_waiters_served_in_arrival_order);
+    TEST(test_cancel_while_waiting);
     return 0;
 }

@@ -68,6 +68,7 @@ typedef struct evp_pool_stats {
     uint64_t events_destroyed;
     uint64_t stale_returns;    /* returns refused with EVP_ESTALE (double / stale) */
     uint64_t steals;           /* events reclaimed from other threads' caches */
+    uint64_t waiting;          /* leasers waiting for an event right now */
 } evp_pool_stats_t;
 
 /* Creates a pool for `device` (a CUDA ordinal, or any id >= 0 on the host
@@ -100,6 +101,24 @@ int evp_pool_lease(evp_pool_t *pool, evp_lease_t *out);
  * nothing changes, the stale_returns counter counts it); EVP_EINVAL (not a
  * lease of this pool). */
 int evp_pool_return(evp_pool_t *pool, evp_lease_t lease);
+
+/* Leases n events, all or nothing: 0 with leases[0..n) filled, or an error
+ * of evp_pool_lease with every event obtained given back (leases[] then
+ * holds EVP_LEASE_NONE). Under EVPOOL_ON_EXHAUST=wait the events already
+ * obtained are held while waiting for the rest (each wait bounded by the
+ * timeout). EVP_EINVAL: NULL pool, NULL leases with n > 0, or n > max. */
+int evp_pool_lease_many(evp_pool_t *pool, uint32_t n, evp_lease_t leases[]);
+
+/* Returns n leases, each checked as evp_pool_return does (duplicates within
+ * one call: the second is EVP_ESTALE). results (may be NULL) receives each
+ * one's code. Returns the number refused (0..n), or EVP_EINVAL (NULL pool,
+ * NULL leases with n > 0) / EVP_ENODEV (forked child) before returning any. */
+int evp_pool_return_many(evp_pool_t *pool, uint32_t n, const evp_lease_t leases[], int results[]);
+
+/* Gives every event the calling thread parked in its cache of this pool
+ * back to the shared depot (or to waiters): for a thread pool parking a
+ * worker. Returns 0; EVP_EINVAL (NULL pool); EVP_ENODEV (forked child). */
+int evp_pool_thread_flush(evp_pool_t *pool);
 
 /* Records the lease's event on `stream` (cudaStream_t on the CUDA backend,
  * evp_host_stream_t * on the host backend; NULL is the default stream).
