@@ -26,12 +26,8 @@ static bool evp_tcache_ready;
 static pthread_key_t evp_tcache_key;
 _Atomic uint32_t evp_fork_epoch;
 
-#if defined(__SANITIZE_THREAD__)
-#define EVP_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define EVP_TSAN 1
-#endif
+#ifdef EVP_TSAN
+_Atomic uint64_t evp_tcache_fence_word;
 #endif
 
 static long evp_membarrier(int cmd)
@@ -45,7 +41,7 @@ void evp_tcache_remote_fence(void)
      * the owners' fast paths unordered: fall back to seq_cst for good. */
     if (evp_tcache_asym && evp_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
         evp_tcache_asym = false;
-    atomic_thread_fence(memory_order_seq_cst);
+    evp_fence_full();
 }
 
 static void evp_tcache_thread_exit(void *arg);

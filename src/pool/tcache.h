@@ -40,6 +40,32 @@
 #include "pool/stack.h"
 #include "pool/waitq.h"
 
+#if defined(__SANITIZE_THREAD__)
+#define EVP_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define EVP_TSAN 1
+#endif
+#endif
+
+/* A full (StoreLoad) fence. ThreadSanitizer does not model standalone
+ * fences (gcc refuses them under -fsanitize=thread): there both sides of
+ * every pairing use a seq_cst RMW on one shared word instead, which orders
+ * them the same way (whichever RMW comes second reads from, and so
+ * synchronizes with, the first). */
+#ifdef EVP_TSAN
+extern _Atomic uint64_t evp_tcache_fence_word;
+static inline void evp_fence_full(void)
+{
+    atomic_fetch_add_explicit(&evp_tcache_fence_word, 0, memory_order_seq_cst);
+}
+#else
+static inline void evp_fence_full(void)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+}
+#endif
+
 struct evp_tcache {
     /* Owner's end. Written by the owner only (relaxed; release in put so a
      * thief that sees the new bottom sees the entry). */
@@ -127,7 +153,7 @@ static inline void evp_tcache_owner_fence(void)
     if (evp_tcache_asym)
         atomic_signal_fence(memory_order_seq_cst); /* the thief's membarrier does the rest */
     else
-        atomic_thread_fence(memory_order_seq_cst);
+        evp_fence_full();
 }
 
 /* The other side of evp_tcache_owner_fence, for thieves and waiters: every
