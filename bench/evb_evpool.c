@@ -133,34 +133,27 @@ static void evb_evpool_impl_destroy(void *pool)
     evb_evpool_destroy(pool, "patterns");
 }
 
-static const evb_impl evb_evpool_impl = {
-    .name = "evpool",
-    .create = evb_evpool_impl_create,
-    .lease = evb_evpool_impl_lease,
-    .ret = evb_evpool_impl_ret,
-    .error_name = evp_strerror,
-    .timeout_rc = EVP_EAGAIN,
-    .check = evb_evpool_impl_check,
-    .label = evb_evpool_impl_label,
-    .destroy = evb_evpool_impl_destroy,
-};
+/* One table per variant; they differ in name and in ret_many only. */
+#define EVB_EVPOOL_IMPL(var, impl_name, bulk)                                                     \
+    static const evb_impl var = {                                                                 \
+        .name = impl_name,                                                                        \
+        .create = evb_evpool_impl_create,                                                         \
+        .lease = evb_evpool_impl_lease,                                                           \
+        .ret = evb_evpool_impl_ret,                                                               \
+        .ret_many = bulk,                                                                         \
+        .error_name = evp_strerror,                                                               \
+        .timeout_rc = EVP_EAGAIN,                                                                 \
+        .check = evb_evpool_impl_check,                                                           \
+        .label = evb_evpool_impl_label,                                                           \
+        .destroy = evb_evpool_impl_destroy,                                                       \
+    }
 
+EVB_EVPOOL_IMPL(evb_evpool_impl, "evpool", NULL);
 EVB_DEFINE_PATTERNS(evpool, &evb_evpool_impl)
 
 /* The same pool, with the progress thread returning each drained queue
  * through evp_pool_return_many. */
-static const evb_impl evb_evpool_bulk_impl = {
-    .name = "evpool_bulk",
-    .create = evb_evpool_impl_create,
-    .lease = evb_evpool_impl_lease,
-    .ret = evb_evpool_impl_ret,
-    .ret_many = evb_evpool_impl_ret_many,
-    .error_name = evp_strerror,
-    .timeout_rc = EVP_EAGAIN,
-    .check = evb_evpool_impl_check,
-    .label = evb_evpool_impl_label,
-    .destroy = evb_evpool_impl_destroy,
-};
+EVB_EVPOOL_IMPL(evb_evpool_bulk_impl, "evpool_bulk", evb_evpool_impl_ret_many);
 
 EVB_DEFINE_PATTERNS(evpool_bulk, &evb_evpool_bulk_impl)
 
