@@ -192,6 +192,9 @@ static void evp_pool_serve(evp_pool_t *p, struct evp_tcache *c)
     }
 }
 
+/* A waiter's first sleep before it pays for the remote fence. */
+#define EVP_POOL_FENCE_AFTER_NS 1000000u
+
 /* Sleeps about ns without a cancellation point (queue full: we poll). */
 static void evp_pool_pause(uint64_t ns)
 {
@@ -223,12 +226,37 @@ static int evp_pool_wait(evp_pool_t *p, struct evp_tcache *c, uint64_t *lease)
             evp_pool_pause(deadline - now < 1000000u ? deadline - now : 1000000u);
             continue;
         }
-        /* The ticket (seq_cst) is visible to every owner after this point,
-         * and every owner's put before it is visible to us: either a
-         * returner sees us waiting, or we find its event below. */
-        evp_tcache_remote_fence();
+        /* Look once more now that our ticket is visible (a return into
+         * the depot after this point sees it; one before, we find). */
         uint32_t slot;
         rc = evp_pool_find(p, c, lease);
+        if (rc == EVP_EAGAIN) {
+            /* A returner that parked in its own cache just before our
+             * ticket became visible to it may have missed us: the remote
+             * fence settles that (after it, every owner sees the ticket,
+             * and we see every put before it). It costs a membarrier
+             * (microseconds), so it runs only after a first sleep of up to
+             * EVP_POOL_FENCE_AFTER_NS: a hand-off usually comes first. */
+            int got = evp_waitq_sleep(&p->wq, ticket, evp_clock_ns() + EVP_POOL_FENCE_AFTER_NS, deadline, &slot);
+            if (got == 2) {
+                evp_tcache_remote_fence();
+                rc = evp_pool_find(p, c, lease);
+                if (rc == EVP_EAGAIN)
+                    got = evp_waitq_sleep(&p->wq, ticket, 0, deadline, &slot);
+            }
+            if (got == 1) {
+                *lease = evp_pool_slot_lease(p, slot);
+                rc = 0;
+                break;
+            }
+            if (got == 0) {
+                /* Timed out and cancelled: one last look, then give up. */
+                rc = evp_pool_find(p, c, lease);
+                if (rc == EVP_EBUSY)
+                    rc = EVP_EAGAIN;
+                break;
+            }
+        }
         if (rc == EVP_EBUSY) {
             /* Growth in progress: not exhausted. Leave the queue and look
              * again shortly. */
@@ -240,29 +268,17 @@ static int evp_pool_wait(evp_pool_t *p, struct evp_tcache *c, uint64_t *lease)
             evp_pool_pause(1000);
             continue;
         }
-        if (rc != EVP_EAGAIN) {
-            /* Found one (or growth failed): the ticket is not needed. If a
-             * returner served it meanwhile, that event is ours too. */
-            if (evp_waitq_cancel(&p->wq, ticket, &slot)) {
-                uint64_t extra = evp_pool_slot_lease(p, slot);
-                if (rc != 0) {
-                    *lease = extra;
-                    rc = 0;
-                } else if (!evp_tcache_put(c, extra)) {
-                    evp_tcache_release(&p->home, &extra, 1);
-                }
+        /* Found one (or growth failed): the ticket is not needed. If a
+         * returner served it meanwhile, that event is ours too. */
+        if (evp_waitq_cancel(&p->wq, ticket, &slot)) {
+            uint64_t extra = evp_pool_slot_lease(p, slot);
+            if (rc != 0) {
+                *lease = extra;
+                rc = 0;
+            } else if (!evp_tcache_put(c, extra)) {
+                evp_tcache_release(&p->home, &extra, 1);
             }
-            break;
         }
-        if (evp_waitq_sleep(&p->wq, ticket, deadline, &slot)) {
-            *lease = evp_pool_slot_lease(p, slot);
-            rc = 0;
-            break;
-        }
-        /* Timed out and cancelled: one last look, then give up. */
-        rc = evp_pool_find(p, c, lease);
-        if (rc == EVP_EBUSY)
-            rc = EVP_EAGAIN;
         break;
     }
     atomic_fetch_sub_explicit(&p->waiting, 1, memory_order_relaxed);

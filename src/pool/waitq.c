@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -47,6 +48,7 @@ int evp_waitq_init(struct evp_waitq *q)
     for (uint32_t i = 0; i < EVP_WAITQ_CELLS; i++) {
         atomic_init(&q->cells[i].word, 0);
         atomic_init(&q->cells[i].fut, 0);
+        atomic_init(&q->cells[i].sleeping, 0);
     }
     atomic_init(&q->tail, 0);
     atomic_init(&q->head, 0);
@@ -85,6 +87,8 @@ uint64_t evp_waitq_enter(struct evp_waitq *q)
  * (ticket t + CELLS). Release pairs with evp_waitq_enter's acquire load. */
 static void evp_waitq_done(struct evp_waitq *q, uint64_t t)
 {
+    /* Published by the release store of word below. */
+    atomic_store_explicit(&evp_cell(q, t)->sleeping, 0, memory_order_relaxed);
     atomic_store_explicit(&evp_cell(q, t)->word, evp_cell_word(evp_lap(t) + 1, EVP_CELL_WAIT, 0),
                           memory_order_release);
 }
@@ -137,23 +141,39 @@ void evp_waitq_pause_until(uint64_t deadline_ns)
         evp_futex_wait(&never, 0, deadline_ns);
 }
 
-int evp_waitq_sleep(struct evp_waitq *q, uint64_t t, uint64_t deadline_ns, uint32_t *payload)
+int evp_waitq_sleep(struct evp_waitq *q, uint64_t t, uint64_t wake_ns, uint64_t deadline_ns, uint32_t *payload)
 {
     struct evp_waitq_cell *c = evp_cell(q, t);
+    uint64_t spin_until = evp_waitq_now() + EVP_WAITQ_SPIN_NS;
+    bool asleep = false;
     for (;;) {
-        /* fut before word (acquire orders them): a fill after our look at
-         * word bumps fut after it, so the futex sees a changed value and
-         * does not sleep. */
-        uint32_t f = atomic_load_explicit(&c->fut, memory_order_acquire);
-        uint64_t w = atomic_load_explicit(&c->word, memory_order_acquire);
+        uint32_t f = 0;
+        if (asleep) {
+            /* Say we sleep before the last look (seq_cst pairs with the
+             * filler's fetch_add of fut and load of sleeping), and read
+             * fut before word, so that a fill after our look has changed
+             * fut and the futex does not sleep. */
+            atomic_store_explicit(&c->sleeping, 1, memory_order_seq_cst);
+            f = atomic_load_explicit(&c->fut, memory_order_seq_cst);
+        }
+        /* seq_cst (acquire part) pairs with the fill's release: the
+         * payload's slot is visible. */
+        uint64_t w = atomic_load_explicit(&c->word, memory_order_seq_cst);
         if (evp_cell_state(w) == EVP_CELL_FILLED) {
             *payload = (uint32_t)w & EVP_CELL_PAYLOAD_MASK;
             evp_waitq_done(q, t);
             return 1;
         }
-        if (evp_waitq_now() >= deadline_ns)
+        uint64_t now = evp_waitq_now();
+        if (now >= deadline_ns)
             return evp_waitq_cancel(q, t, payload);
-        evp_futex_wait(&c->fut, f, deadline_ns);
+        if (wake_ns && now >= wake_ns)
+            return 2;
+        if (!asleep) {
+            asleep = now >= spin_until;
+            continue;
+        }
+        evp_futex_wait(&c->fut, f, wake_ns && wake_ns < deadline_ns ? wake_ns : deadline_ns);
     }
 }
 
@@ -176,9 +196,11 @@ bool evp_waitq_give(struct evp_waitq *q, uint32_t payload)
             uint64_t hh = h;
             atomic_compare_exchange_strong_explicit(&q->head, &hh, h + 1, memory_order_acq_rel,
                                                     memory_order_relaxed);
-            /* Release: pairs with the waiter's acquire load of fut. */
-            atomic_fetch_add_explicit(&c->fut, 1, memory_order_release);
-            evp_futex_wake(&c->fut);
+            /* seq_cst: see the waiter's store of sleeping. The fut bump
+             * makes a futex_wait that read fut before the fill return. */
+            atomic_fetch_add_explicit(&c->fut, 1, memory_order_seq_cst);
+            if (atomic_load_explicit(&c->sleeping, memory_order_seq_cst))
+                evp_futex_wake(&c->fut);
             return true;
         }
         if ((int32_t)(lap - want) >= 0) {

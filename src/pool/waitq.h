@@ -24,6 +24,13 @@
  * with more than EVP_WAITQ_CELLS tickets not yet passed, evp_waitq_enter
  * answers "full" and the caller polls instead (documented fallback).
  *
+ * A waiter first polls its cell for EVP_WAITQ_SPIN_NS (a return that comes
+ * within microseconds then costs neither side a system call), and only then
+ * sleeps in the kernel; a filler calls FUTEX_WAKE only for a waiter that
+ * said it sleeps. It never yields in a loop: on a shared, oversubscribed
+ * machine sched_yield() gives the CPU away for hundreds of microseconds
+ * (measured), which starved returners.
+ *
  * Progress: enter, give and cancel are lock-free (each retry means another
  * thread's CAS succeeded). FIFO: give serves tickets in issue order; a
  * waiter is served before any later ticket unless it cancelled first.
@@ -37,6 +44,7 @@
 
 #define EVP_WAITQ_CELLS 1024u /* power of two */
 #define EVP_WAITQ_NONE UINT64_MAX
+#define EVP_WAITQ_SPIN_NS 2000u /* a waiter polls this long before it sleeps in the kernel */
 
 struct evp_waitq_cell {
     /* {lap:32 | state:8 | payload:24}. CAS by returners (WAIT -> FILLED,
@@ -48,7 +56,12 @@ struct evp_waitq_cell {
      * it before checking `word` and then sleeps on that value cannot miss
      * the fill. Never reset: a late bump only costs one spurious wake. */
     _Atomic uint32_t fut;
-    uint32_t pad[13]; /* a cache line per cell: waiters sleep apart */
+    /* The waiter is (about to be) inside futex_wait: a filler must wake
+     * it. seq_cst store (waiter) / load (filler) with fut and word: either
+     * the filler sees the flag, or the waiter sees the fill before it
+     * sleeps. Cleared when the cell is freed. */
+    _Atomic uint32_t sleeping;
+    uint32_t pad[12]; /* a cache line per cell: waiters sleep apart */
 };
 
 struct evp_waitq {
@@ -77,8 +90,9 @@ uint64_t evp_waitq_enter(struct evp_waitq *q);
 
 /* Sleeps on ticket t until it is served (returns 1, *payload set) or the
  * absolute CLOCK_MONOTONIC deadline passes (the ticket is cancelled; returns
- * 0). Not a cancellation point. */
-int evp_waitq_sleep(struct evp_waitq *q, uint64_t t, uint64_t deadline_ns, uint32_t *payload);
+ * 0); returns 2 at wake_ns (once; 0 = never) without cancelling, so that
+ * the caller can look elsewhere and sleep again. Not a cancellation point. */
+int evp_waitq_sleep(struct evp_waitq *q, uint64_t t, uint64_t wake_ns, uint64_t deadline_ns, uint32_t *payload);
 
 /* Cancels ticket t without sleeping. 0: cancelled; 1: too late, it was
  * served: *payload is the caller's. */
