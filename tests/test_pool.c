@@ -11,13 +11,6 @@
 
 #include "harness.h"
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static evp_pool_t *make(evp_config_t cfg)
 {
     evp_pool_t *p = NULL;
@@ -73,9 +66,9 @@ static void test_wait_timeout_honoured(void)
                                          "50000", NULL));
     evp_lease_t a, b;
     CHECK_RC(evp_pool_lease(p, &a), 0);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = evp_test_now_ns();
     CHECK_RC(evp_pool_lease(p, &b), EVP_EAGAIN);
-    uint64_t waited = now_ns() - t0;
+    uint64_t waited = evp_test_now_ns() - t0;
     CHECK(waited >= 50000000u); /* waited the whole timeout... */
     CHECK(waited < 5000000000u); /* ...and returned (generous bound: shared machines) */
     evp_pool_stats_t st;
@@ -166,15 +159,7 @@ static void test_stale_and_double_return(void)
     destroy_clean(p);
 }
 
-static _Atomic int g_gate;
-
-static void wait_gate(void *arg)
-{
-    while (!atomic_load(&g_gate)) {
-        struct timespec ts = {0, 100000};
-        nanosleep(&ts, NULL);
-    }
-}
+static evp_test_gate_t g_gate;
 
 static void test_record_and_query(void)
 {
@@ -185,11 +170,11 @@ static void test_record_and_query(void)
     CHECK_RC(evp_pool_lease(p, &l), 0);
     /* Never recorded: must not read as complete. */
     CHECK_RC(evp_pool_query(p, l), EVP_ENODATA);
-    atomic_store(&g_gate, 0);
-    CHECK_RC(evp_host_stream_enqueue(s, wait_gate, NULL), 0);
+    evp_test_gate_set(&g_gate, 0);
+    CHECK_RC(evp_host_stream_enqueue(s, evp_test_gate_hold, &g_gate), 0);
     CHECK_RC(evp_pool_record(p, l, s), 0);
     CHECK_RC(evp_pool_query(p, l), 0); /* the stream is blocked behind the gate */
-    atomic_store(&g_gate, 1);
+    evp_test_gate_set(&g_gate, 1);
     CHECK_RC(evp_host_stream_synchronize(s), 0);
     CHECK_RC(evp_pool_query(p, l), 1);
     void *ev = NULL;
@@ -267,22 +252,27 @@ static void *lease_return_exit(void *arg)
     return NULL; /* the thread's cache is flushed here */
 }
 
-static void test_thread_exit_flushes(void)
+/* Runs fn (which leases and returns 8 events, parking them) on a thread,
+ * then leases all 8 from this one: they must be in the depot (steals 0). */
+static void park_then_find_in_depot(void *(*fn)(void *))
 {
     evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "8", "EVPOOL_MAX", "8", "EVPOOL_THREAD_CACHE", "8",
                                          "EVPOOL_ON_EXHAUST", "fail", NULL));
     pthread_t t;
-    CHECK(pthread_create(&t, NULL, lease_return_exit, p) == 0);
+    CHECK(pthread_create(&t, NULL, fn, p) == 0);
     pthread_join(t, NULL);
     evp_lease_t l[8];
-    for (int i = 0; i < 8; i++)
-        CHECK_RC(evp_pool_lease(p, &l[i]), 0);
+    CHECK_RC(evp_pool_lease_many(p, 8, l), 0);
     evp_pool_stats_t st;
     evp_pool_stats(p, &st);
     CHECK_EQ(st.steals, 0); /* found in the depot, not reclaimed */
-    for (int i = 0; i < 8; i++)
-        CHECK_RC(evp_pool_return(p, l[i]), 0);
+    CHECK_EQ(evp_pool_return_many(p, 8, l, NULL), 0);
     destroy_clean(p);
+}
+
+static void test_thread_exit_flushes(void)
+{
+    park_then_find_in_depot(lease_return_exit);
 }
 
 static void test_teardown_reports_leaks(void)
@@ -849,6 +839,73 @@ static void test_cancel_while_waiting(void)
     destroy_clean(p);
 }
 
+/* Bulk: all or nothing on lease; every entry checked on return (stale ones,
+ * a lease twice in one call, another pool's), results optional. */
+static void test_bulk(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "8", "EVPOOL_MAX", "8", "EVPOOL_ON_EXHAUST", "fail",
+                                         "EVPOOL_THREAD_CACHE", "4", NULL));
+    evp_lease_t l[9];
+    CHECK_RC(evp_pool_lease_many(p, 0, NULL), 0);
+    CHECK_RC(evp_pool_lease_many(p, 9, l), EVP_EINVAL); /* more than max */
+    CHECK_RC(evp_pool_lease_many(NULL, 1, l), EVP_EINVAL);
+    CHECK_RC(evp_pool_lease_many(p, 1, NULL), EVP_EINVAL);
+    CHECK_RC(evp_pool_lease_many(p, 6, l), 0);
+    uint8_t seen[8] = {0};
+    for (int i = 0; i < 6; i++)
+        CHECK_EQ(seen[evp_lease_slot(l[i])]++, 0);
+    /* 3 more do not exist (2 are free): nothing is taken. */
+    evp_lease_t more[3];
+    CHECK_RC(evp_pool_lease_many(p, 3, more), EVP_EAGAIN);
+    for (int i = 0; i < 3; i++)
+        CHECK(more[i] == EVP_LEASE_NONE);
+    evp_pool_stats_t st;
+    evp_pool_stats(p, &st);
+    CHECK_EQ(st.outstanding, 6);
+    CHECK_RC(evp_pool_lease_many(p, 2, more), 0);
+    /* Return: 2 good, a duplicate, a forged value, then the rest. */
+    evp_lease_t back[5] = {l[0], l[1], l[0], 12345, ~(evp_lease_t)0};
+    int res[5];
+    CHECK_EQ(evp_pool_return_many(p, 5, back, res), 3);
+    CHECK_EQ(res[0], 0);
+    CHECK_EQ(res[1], 0);
+    CHECK_EQ(res[2], EVP_ESTALE);
+    CHECK(res[3] == EVP_ESTALE || res[3] == EVP_EINVAL);
+    CHECK(res[4] == EVP_ESTALE || res[4] == EVP_EINVAL);
+    CHECK_EQ(evp_pool_return_many(p, 4, &l[2], NULL), 0);
+    CHECK_EQ(evp_pool_return_many(p, 4, &l[2], NULL), 4); /* all stale now */
+    CHECK_EQ(evp_pool_return_many(p, 2, more, NULL), 0);
+    CHECK_RC(evp_pool_return_many(NULL, 1, more, NULL), EVP_EINVAL);
+    CHECK_RC(evp_pool_return_many(p, 1, NULL, NULL), EVP_EINVAL);
+    CHECK_RC(evp_pool_return_many(p, 0, NULL, NULL), 0);
+    evp_pool_stats(p, &st);
+    CHECK_EQ(st.leases, 10); /* 6 + 2, and the 2 the failed call gave back */
+    CHECK_EQ(st.returns, 10);
+    CHECK_EQ(st.stale_returns, 1 + 4 + 2 - (res[3] == EVP_EINVAL) - (res[4] == EVP_EINVAL));
+    /* Everything is back: all 8 again. */
+    CHECK_RC(evp_pool_lease_many(p, 8, l), 0);
+    CHECK_EQ(evp_pool_return_many(p, 8, l, NULL), 0);
+    destroy_clean(p);
+}
+
+/* evp_pool_thread_flush: a parked worker's events go back to the depot, so
+ * another thread finds them there (no reclaim needed). */
+static void *lease_return_flush(void *arg)
+{
+    evp_pool_t *p = arg;
+    evp_lease_t l[8];
+    CHECK_RC(evp_pool_lease_many(p, 8, l), 0);
+    CHECK_EQ(evp_pool_return_many(p, 8, l, NULL), 0);
+    CHECK_RC(evp_pool_thread_flush(p), 0);
+    return NULL;
+}
+
+static void test_thread_flush(void)
+{
+    CHECK_RC(evp_pool_thread_flush(NULL), EVP_EINVAL);
+    park_then_find_in_depot(lease_return_flush);
+}
+
 static void test_create_errors(void)
 {
     evp_pool_t *p = NULL;
@@ -899,5 +956,7 @@ int main(void)
     TEST(test_wait_deadline_any_thread_count);
     TEST(test_waiters_served_in_arrival_order);
     TEST(test_cancel_while_waiting);
+    TEST(test_bulk);
+    TEST(test_thread_flush);
     return 0;
 }

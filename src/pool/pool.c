@@ -449,7 +449,7 @@ int evp_pool_lease_many(evp_pool_t *p, uint32_t n, evp_lease_t leases[])
         if (rc) {
             /* All or nothing: what we got goes back. */
             evp_pool_return_many(p, i, leases, NULL);
-            for (uint32_t j = 0; j < i; j++)
+            for (uint32_t j = 0; j < n; j++)
                 leases[j] = EVP_LEASE_NONE;
             return rc;
         }
