@@ -74,7 +74,11 @@ int evp_device_pool(int device, evp_pool_t **out)
             return 0;
         }
     }
-    int rc = 0;
+    int rc = 0, cancel;
+    /* Pool creation logs (write(2): a cancellation point) and calls the
+     * backend under the mutex: a cancellation there would leave it locked
+     * for good. Deferred until the mutex is released. */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
     pthread_mutex_lock(&evp_registry_mu);
     r = atomic_load_explicit(&evp_registry, memory_order_relaxed);
     if (!r) {
@@ -106,13 +110,15 @@ int evp_device_pool(int device, evp_pool_t **out)
     *out = p;
 out:
     pthread_mutex_unlock(&evp_registry_mu);
+    pthread_setcancelstate(cancel, NULL);
     return rc;
 }
 
 int evp_device_shutdown(uint64_t *leaked)
 {
-    int rc = 0;
+    int rc = 0, cancel;
     uint64_t lost = 0;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel); /* as in evp_device_pool */
     pthread_mutex_lock(&evp_registry_mu);
     struct evp_registry *r = atomic_load_explicit(&evp_registry, memory_order_relaxed);
     atomic_store_explicit(&evp_registry, NULL, memory_order_release);
@@ -128,6 +134,7 @@ int evp_device_shutdown(uint64_t *leaked)
     }
     free(r);
     pthread_mutex_unlock(&evp_registry_mu);
+    pthread_setcancelstate(cancel, NULL);
     if (leaked)
         *leaked = lost;
     return rc;
