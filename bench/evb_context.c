@@ -14,10 +14,9 @@
 #include "evb_clock.h"
 #include "evb_patterns.h"
 #include "evb_run.h"
+#include "evb_suite.h"
 #include "evpool/evpool.h"
 #include "shim/evb.h"
-
-void evb_context_collect(void (*add)(const char *key, const char *value));
 
 /* The first line of `path` starting with `key`, after its ':' and blanks. */
 static bool evb_context_read_field(const char *path, const char *key, char *out, size_t len)

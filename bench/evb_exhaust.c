@@ -39,28 +39,18 @@ typedef struct evb_exhaust_spec {
 } evb_exhaust_spec;
 
 typedef struct evb_exhaust_ctx {
+    evb_results results; /* first: the fixture (evb_run.h) */
     evp_pool_t *pool;
-    evb_results results;
-    evb_hist *waited; /* [threads]: leases that waited, per thread */
+    evb_hist waited[EVB_EXHAUST_THREADS]; /* per thread: leases that waited */
 } evb_exhaust_ctx;
 
 static int evb_exhaust_setup(evb_run *run)
 {
     const evb_exhaust_spec *spec = run->bench->user;
     uint32_t size = spec->size;
-    evb_exhaust_ctx *ctx = calloc(1, sizeof *ctx);
-    if (!ctx) {
-        snprintf(run->error, sizeof run->error, "out of memory");
+    evb_exhaust_ctx *ctx = evb_fixture_new(run, sizeof *ctx);
+    if (!ctx)
         return -1;
-    }
-    run->ctx = ctx;
-    if (evb_results_init(&ctx->results, run->threads, run->error, sizeof run->error) != 0)
-        return -1;
-    ctx->waited = calloc((size_t)run->threads, sizeof *ctx->waited);
-    if (!ctx->waited) {
-        snprintf(run->error, sizeof run->error, "out of memory");
-        return -1;
-    }
     evb_evpool_knobs k = {
         .size = size,
         .max = size, /* no growth: the pool really is exhausted */
@@ -74,14 +64,9 @@ static int evb_exhaust_setup(evb_run *run)
 static void evb_exhaust_teardown(evb_run *run)
 {
     evb_exhaust_ctx *ctx = run->ctx;
-    if (!ctx)
-        return;
-    if (ctx->pool)
+    if (ctx && ctx->pool)
         evb_evpool_destroy(ctx->pool, "exhaust");
-    evb_results_free(&ctx->results);
-    free(ctx->waited);
-    free(ctx);
-    run->ctx = NULL;
+    evb_fixture_free(run);
 }
 
 /* Busy for about ns: a hold that stays on the CPU, like a submit does. */
@@ -95,8 +80,6 @@ static void evb_exhaust_hold(uint64_t ns)
 static void evb_exhaust_finish(evb_state *st, evb_exhaust_ctx *ctx)
 {
     evb_results *r = &ctx->results;
-    evb_results_merge(r);
-    evb_results_publish(st, r);
     evp_pool_stats_t s;
     evp_pool_stats(ctx->pool, &s);
     double timeout_ns = EVB_EXHAUST_TIMEOUT_US * 1e3;
@@ -109,7 +92,7 @@ static void evb_exhaust_finish(evb_state *st, evb_exhaust_ctx *ctx)
     evb_counter_set(st, "high_water", (double)s.high_water, EVB_COUNTER_PLAIN);
     evb_hist waited;
     evb_hist_reset(&waited);
-    for (int i = 0; i < r->threads; i++)
+    for (int i = 0; i < EVB_EXHAUST_THREADS; i++)
         evb_hist_merge(&waited, &ctx->waited[i]);
     evb_counter_set(st, "waited", (double)waited.count, EVB_COUNTER_PLAIN);
     evb_counter_set(st, "wait_p50_ns", evb_hist_quantile(&waited, 0.50), EVB_COUNTER_PLAIN);
@@ -132,49 +115,33 @@ static void evb_exhaust_finish(evb_state *st, evb_exhaust_ctx *ctx)
 static void evb_exhaust_body(evb_state *st)
 {
     evb_exhaust_ctx *ctx = evb_ctx(st);
-    evb_thread_result *res = &ctx->results.thread[evb_thread_index(st)];
-    uint64_t deadline = UINT64_MAX, ops = 0;
-    bool failed = false;
-
-    while (evb_keep_running_batch(st, EVB_EXHAUST_BATCH)) {
-        if (res->begin_ticks == 0) {
-            res->begin_ticks = evb_ticks_begin();
-            deadline = evb_deadline_ticks(res->begin_ticks);
+    evb_loop l;
+    evb_loop_start(&l, st, &ctx->results, EVB_EXHAUST_BATCH);
+    while (evb_loop_next(&l)) {
+        evp_lease_t lease;
+        uint64_t t0 = evb_ticks_begin();
+        int rc = evp_pool_lease(ctx->pool, &lease);
+        uint64_t took = evb_ticks_to_ns(evb_ticks_end() - t0);
+        evb_hist_record(&l.res->hist, took);
+        if (took > EVB_EXHAUST_WAITED_NS)
+            evb_hist_record(&ctx->waited[evb_thread_index(st)], took);
+        if (rc == EVP_EAGAIN) {
+            l.res->eagain++;
+            continue;
         }
-        for (unsigned i = 0; i < EVB_EXHAUST_BATCH && !failed; i++) {
-            evp_lease_t lease;
-            uint64_t t0 = evb_ticks_begin();
-            int rc = evp_pool_lease(ctx->pool, &lease);
-            uint64_t took = evb_ticks_to_ns(evb_ticks_end() - t0);
-            evb_hist_record(&res->hist, took);
-            if (took > EVB_EXHAUST_WAITED_NS)
-                evb_hist_record(&ctx->waited[evb_thread_index(st)], took);
-            if (rc == EVP_EAGAIN) {
-                res->eagain++;
-                continue;
-            }
-            if (rc == 0) {
-                evb_exhaust_hold(EVB_EXHAUST_HOLD_NS);
-                rc = evp_pool_return(ctx->pool, lease);
-            }
-            if (rc != 0) {
-                char msg[128];
-                snprintf(msg, sizeof msg, "evpool: %s", evp_strerror(rc));
-                evb_skip_with_error(st, msg);
-                failed = true;
-                break;
-            }
-            ops++;
+        if (rc == 0) {
+            evb_exhaust_hold(EVB_EXHAUST_HOLD_NS);
+            rc = evp_pool_return(ctx->pool, lease);
         }
-        res->end_ticks = evb_ticks_begin();
-        if (!failed && res->end_ticks > deadline) {
-            evb_report_dnf(st, ops);
-            failed = true;
+        if (rc != 0) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "evpool: %s", evp_strerror(rc));
+            evb_loop_fail(&l, msg);
+            continue;
         }
+        l.ops++;
     }
-    res->ops = ops;
-    evb_sync(st);
-    if (evb_thread_index(st) == 0)
+    if (evb_loop_finish(&l))
         evb_exhaust_finish(st, ctx);
 }
 

@@ -25,16 +25,10 @@ uint32_t evb_pattern_capacity(int threads)
 int evb_pattern_setup(evb_run *run)
 {
     const evb_pattern_spec *spec = run->bench->user;
-    evb_pattern_ctx *ctx = aligned_alloc(alignof(evb_pattern_ctx), sizeof *ctx);
-    if (!ctx) {
-        snprintf(run->error, sizeof run->error, "out of memory");
+    evb_pattern_ctx *ctx = evb_fixture_new(run, sizeof *ctx);
+    if (!ctx)
         return -1;
-    }
-    memset(ctx, 0, sizeof *ctx);
     ctx->impl = spec->impl;
-    run->ctx = ctx; /* teardown frees whatever got built */
-    if (evb_results_init(&ctx->results, run->threads, run->error, sizeof run->error) != 0)
-        return -1;
     evb_impl_params params = spec->params;
     if (params.capacity != 0) /* 0: unbounded (cudaEventCreate per lease) */
         params.capacity = evb_pattern_capacity(run->threads);
@@ -87,30 +81,27 @@ void evb_pattern_teardown(evb_run *run)
     if (ctx->pool)
         ctx->impl->destroy(ctx->pool);
     free(ctx->queue);
-    evb_results_free(&ctx->results);
-    free(ctx);
-    run->ctx = NULL;
+    evb_fixture_free(run);
 }
 
-int evb_pattern_lease_slow(evb_state *st, const evb_impl *impl, void *pool, int rc,
-                           uint64_t *item, evb_thread_result *res, uint64_t deadline,
-                           uint64_t ops)
+int evb_pattern_lease_slow(evb_loop *l, const evb_impl *impl, void *pool, int rc,
+                           uint64_t *item)
 {
     unsigned spins = 0;
     for (;;) {
         if (rc == EVB_EMPTY) {
-            res->retries++;
+            l->res->retries++;
         } else if (impl->timeout_rc != 0 && rc == impl->timeout_rc) {
             /* It waited its whole timeout: count it, try again. */
-            res->eagain++;
+            l->res->eagain++;
         } else {
             char msg[160];
             snprintf(msg, sizeof msg, "%s lease failed: %s", impl->name, impl->error_name(rc));
-            evb_skip_with_error(st, msg);
+            evb_loop_fail(l, msg);
             return -1;
         }
-        if (evb_ticks_begin() > deadline) {
-            evb_report_dnf(st, ops);
+        if (evb_loop_expired(l)) {
+            evb_loop_dnf(l);
             return -1;
         }
         evb_backoff(&spins);
@@ -120,25 +111,25 @@ int evb_pattern_lease_slow(evb_state *st, const evb_impl *impl, void *pool, int 
     }
 }
 
-void evb_pattern_return_failed(evb_state *st, const evb_impl *impl, int rc)
+void evb_pattern_return_failed(evb_loop *l, const evb_impl *impl, int rc)
 {
     char msg[160];
     snprintf(msg, sizeof msg, "%s return failed: %s", impl->name, impl->error_name(rc));
-    evb_skip_with_error(st, msg);
+    evb_loop_fail(l, msg);
 }
 
-int evb_pattern_push_slow(evb_state *st, const evb_impl *impl, void *pool, evb_spsc *q,
-                          uint64_t item, uint64_t deadline, uint64_t ops)
+int evb_pattern_push_slow(evb_loop *l, const evb_impl *impl, void *pool, evb_spsc *q,
+                          uint64_t item)
 {
     unsigned spins = 0;
     while (!evb_spsc_push(q, item)) {
-        if (evb_ticks_begin() > deadline) {
+        if (evb_loop_expired(l)) {
             /* Out of time: hand the item back here so nothing leaks. */
             int rc = impl->ret(pool, item);
             if (rc != 0)
-                evb_pattern_return_failed(st, impl, rc);
+                evb_pattern_return_failed(l, impl, rc);
             else
-                evb_report_dnf(st, ops);
+                evb_loop_dnf(l);
             return -1;
         }
         evb_backoff(&spins);
@@ -149,8 +140,6 @@ int evb_pattern_push_slow(evb_state *st, const evb_impl *impl, void *pool, evb_s
 void evb_pattern_finish(evb_state *st, evb_pattern_ctx *ctx)
 {
     evb_pattern_stop_progress(ctx);
-    evb_results_merge(&ctx->results);
-    evb_results_publish(st, &ctx->results);
     if (ctx->queue)
         evb_counter_set(st, "progress_returns", (double)ctx->progress_returns, EVB_COUNTER_PLAIN);
     evb_counter_set(st, "capacity", (double)ctx->capacity, EVB_COUNTER_PLAIN);

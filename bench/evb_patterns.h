@@ -72,10 +72,10 @@ static inline bool evb_spsc_push(evb_spsc *q, uint64_t item)
 
 /* What a pattern run keeps: created by evb_pattern_setup (main thread). */
 typedef struct evb_pattern_ctx {
+    evb_results results;         /* first: the fixture (evb_run.h) */
     const evb_impl *impl;
     void *pool;
     uint32_t capacity;           /* events the pool holds (0 = unbounded) */
-    evb_results results;
     /* cross_thread only */
     evb_spsc *queue;             /* [threads], one per submitter */
     pthread_t progress;
@@ -105,121 +105,69 @@ void evb_pattern_teardown(evb_run *run);
 
 /* Out of line, off the fast path: a lease that found nothing free or
  * failed. Returns 0 with *item leased, or -1 after reporting an error or
- * the deadline on st. */
-int evb_pattern_lease_slow(evb_state *st, const evb_impl *impl, void *pool, int rc,
-                           uint64_t *item, evb_thread_result *res, uint64_t deadline,
-                           uint64_t ops);
-/* Out of line: a failed return (reports it on st). */
-void evb_pattern_return_failed(evb_state *st, const evb_impl *impl, int rc);
+ * the deadline (the loop has then failed). */
+int evb_pattern_lease_slow(evb_loop *l, const evb_impl *impl, void *pool, int rc,
+                           uint64_t *item);
+/* Out of line: a failed return (reports it, fails the loop). */
+void evb_pattern_return_failed(evb_loop *l, const evb_impl *impl, int rc);
 /* Out of line: waits for room in a full queue, then pushes. Returns 0, or -1
  * after reporting the deadline (the item is then returned here, not lost). */
-int evb_pattern_push_slow(evb_state *st, const evb_impl *impl, void *pool, evb_spsc *q,
-                          uint64_t item, uint64_t deadline, uint64_t ops);
-/* Thread 0, after every thread synced: stops the progress thread (cross),
- * merges, checks conservation, publishes. */
+int evb_pattern_push_slow(evb_loop *l, const evb_impl *impl, void *pool, evb_spsc *q,
+                          uint64_t item);
+/* Thread 0, after evb_loop_finish: stops the progress thread (cross),
+ * publishes the pattern's counters, checks conservation. */
 void evb_pattern_finish(evb_state *st, evb_pattern_ctx *ctx);
 
-static inline int evb_pattern_lease(evb_state *st, const evb_impl *impl, void *pool,
-                                    uint64_t *item, evb_thread_result *res, uint64_t deadline,
-                                    uint64_t ops)
+static inline int evb_pattern_lease(evb_loop *l, const evb_impl *impl, void *pool,
+                                    uint64_t *item)
 {
     int rc = impl->lease(pool, item);
     if (__builtin_expect(rc != 0, 0))
-        return evb_pattern_lease_slow(st, impl, pool, rc, item, res, deadline, ops);
+        return evb_pattern_lease_slow(l, impl, pool, rc, item);
     return 0;
 }
 
-static inline void evb_same_thread_body(evb_state *st, const evb_impl *impl)
+typedef enum evb_pattern_kind {
+    EVB_PATTERN_SAME_THREAD,  /* lease + return here; sampled: the pair */
+    EVB_PATTERN_CROSS_THREAD, /* lease, queue to the progress thread; sampled: the lease */
+} evb_pattern_kind;
+
+/* One body for both patterns; `kind` is a constant in each instantiation
+ * (EVB_DEFINE_PATTERNS), so each compiles to its own loop. */
+static inline void evb_pattern_body(evb_state *st, const evb_impl *impl, evb_pattern_kind kind)
 {
     evb_pattern_ctx *ctx = evb_ctx(st);
     void *pool = ctx->pool;
-    evb_thread_result *res = &ctx->results.thread[evb_thread_index(st)];
+    evb_spsc *q = ctx->queue ? &ctx->queue[evb_thread_index(st)] : NULL;
     evb_sampler smp;
     evb_sampler_init(&smp, evb_thread_index(st));
-    uint64_t deadline = UINT64_MAX, ops = 0;
-    bool failed = false;
-
-    while (evb_keep_running_batch(st, EVB_BATCH)) {
-        if (res->begin_ticks == 0) {
-            res->begin_ticks = evb_ticks_begin();
-            deadline = evb_deadline_ticks(res->begin_ticks);
-        }
-        for (unsigned i = 0; i < EVB_BATCH && !failed; i++) {
-            uint64_t item, t0 = 0;
-            bool timed = evb_sampler_due(&smp);
+    evb_loop l;
+    evb_loop_start(&l, st, &ctx->results, EVB_BATCH);
+    while (evb_loop_next(&l)) {
+        uint64_t item, t0 = 0;
+        bool timed = evb_sampler_due(&smp);
+        if (timed)
+            t0 = evb_ticks_begin();
+        if (evb_pattern_lease(&l, impl, pool, &item) != 0)
+            continue; /* failed: the loop walks out the run */
+        if (kind == EVB_PATTERN_CROSS_THREAD) {
             if (timed)
-                t0 = evb_ticks_begin();
-            if (evb_pattern_lease(st, impl, pool, &item, res, deadline, ops) != 0) {
-                failed = true;
-                break;
-            }
-            int rc = impl->ret(pool, item);
-            if (timed)
-                evb_hist_record(&res->hist, evb_ticks_to_ns(evb_ticks_end() - t0));
-            if (__builtin_expect(rc != 0, 0)) {
-                evb_pattern_return_failed(st, impl, rc);
-                failed = true;
-                break;
-            }
-            ops++;
+                evb_hist_record(&l.res->hist, evb_ticks_to_ns(evb_ticks_end() - t0));
+            l.ops++; /* leased: counted even if the push below runs out of time */
+            if (__builtin_expect(!evb_spsc_push(q, item), 0))
+                evb_pattern_push_slow(&l, impl, pool, q, item);
+            continue;
         }
-        res->end_ticks = evb_ticks_begin();
-        if (!failed && res->end_ticks > deadline) {
-            evb_report_dnf(st, ops);
-            failed = true;
+        int rc = impl->ret(pool, item);
+        if (timed)
+            evb_hist_record(&l.res->hist, evb_ticks_to_ns(evb_ticks_end() - t0));
+        if (__builtin_expect(rc != 0, 0)) {
+            evb_pattern_return_failed(&l, impl, rc);
+            continue;
         }
-        /* After a failure keep calling the loop until it answers false:
-         * the shim's contract (Google Benchmark's stop barrier). */
+        l.ops++;
     }
-    res->ops = ops;
-    evb_sync(st);
-    if (evb_thread_index(st) == 0)
-        evb_pattern_finish(st, ctx);
-}
-
-static inline void evb_cross_thread_body(evb_state *st, const evb_impl *impl)
-{
-    evb_pattern_ctx *ctx = evb_ctx(st);
-    void *pool = ctx->pool;
-    evb_thread_result *res = &ctx->results.thread[evb_thread_index(st)];
-    evb_spsc *q = &ctx->queue[evb_thread_index(st)];
-    evb_sampler smp;
-    evb_sampler_init(&smp, evb_thread_index(st));
-    uint64_t deadline = UINT64_MAX, ops = 0;
-    bool failed = false;
-
-    while (evb_keep_running_batch(st, EVB_BATCH)) {
-        if (res->begin_ticks == 0) {
-            res->begin_ticks = evb_ticks_begin();
-            deadline = evb_deadline_ticks(res->begin_ticks);
-        }
-        for (unsigned i = 0; i < EVB_BATCH && !failed; i++) {
-            uint64_t item, t0 = 0;
-            bool timed = evb_sampler_due(&smp);
-            if (timed)
-                t0 = evb_ticks_begin();
-            if (evb_pattern_lease(st, impl, pool, &item, res, deadline, ops) != 0) {
-                failed = true;
-                break;
-            }
-            if (timed)
-                evb_hist_record(&res->hist, evb_ticks_to_ns(evb_ticks_end() - t0));
-            ops++; /* leased: counted even if the push below runs out of time */
-            if (__builtin_expect(!evb_spsc_push(q, item), 0) &&
-                evb_pattern_push_slow(st, impl, pool, q, item, deadline, ops) != 0) {
-                failed = true;
-                break;
-            }
-        }
-        res->end_ticks = evb_ticks_begin();
-        if (!failed && res->end_ticks > deadline) {
-            evb_report_dnf(st, ops);
-            failed = true;
-        }
-    }
-    res->ops = ops;
-    evb_sync(st);
-    if (evb_thread_index(st) == 0)
+    if (evb_loop_finish(&l))
         evb_pattern_finish(st, ctx);
 }
 
@@ -287,11 +235,11 @@ static inline void *evb_progress_body(void *arg, const evb_impl *impl)
 #define EVB_DEFINE_PATTERNS(prefix, impl_ptr)                                      \
     static void evb_##prefix##_same_thread(evb_state *st)                          \
     {                                                                              \
-        evb_same_thread_body(st, impl_ptr);                                        \
+        evb_pattern_body(st, impl_ptr, EVB_PATTERN_SAME_THREAD);                   \
     }                                                                              \
     static void evb_##prefix##_cross_thread(evb_state *st)                         \
     {                                                                              \
-        evb_cross_thread_body(st, impl_ptr);                                       \
+        evb_pattern_body(st, impl_ptr, EVB_PATTERN_CROSS_THREAD);                  \
     }                                                                              \
     static void *evb_##prefix##_progress(void *ctx)                                \
     {                                                                              \

@@ -10,7 +10,7 @@
 #include <immintrin.h>
 #endif
 
-int evb_results_init(evb_results *r, int threads, char *err, size_t len)
+static int evb_results_init(evb_results *r, int threads, char *err, size_t len)
 {
     memset(r, 0, sizeof *r);
     r->threads = threads;
@@ -25,13 +25,14 @@ int evb_results_init(evb_results *r, int threads, char *err, size_t len)
     return 0;
 }
 
-void evb_results_free(evb_results *r)
+static void evb_results_free(evb_results *r)
 {
     free(r->thread);
     r->thread = NULL;
 }
 
-void evb_results_merge(evb_results *r)
+/* Sums the threads' results into r (thread 0, after evb_sync). */
+static void evb_results_merge(evb_results *r)
 {
     evb_hist_reset(&r->merged);
     r->ops = r->retries = r->eagain = 0;
@@ -52,7 +53,8 @@ void evb_results_merge(evb_results *r)
     r->elapsed_ns = last > first ? (double)evb_ticks_to_ns(last - first) : 0;
 }
 
-void evb_results_publish(evb_state *st, const evb_results *r)
+/* Publishes the counters of evb_run.h from merged results (thread 0). */
+static void evb_results_publish(evb_state *st, const evb_results *r)
 {
     double ops = (double)r->ops;
     evb_counter_set(st, "ops", ops, EVB_COUNTER_PLAIN);
@@ -92,13 +94,79 @@ uint64_t evb_deadline_ticks(uint64_t begin)
     return begin + (uint64_t)(ns * ticks_per_ns);
 }
 
-void evb_report_dnf(evb_state *st, uint64_t ops)
+void *evb_fixture_new(evb_run *run, size_t size)
+{
+    size_t bytes = (size + 63u) & ~(size_t)63u;
+    void *ctx = aligned_alloc(64, bytes);
+    if (!ctx) {
+        snprintf(run->error, sizeof run->error, "out of memory");
+        return NULL;
+    }
+    memset(ctx, 0, bytes);
+    run->ctx = ctx; /* teardown frees whatever got built */
+    if (evb_results_init(ctx, run->threads, run->error, sizeof run->error) != 0)
+        return NULL;
+    return ctx;
+}
+
+void evb_fixture_free(evb_run *run)
+{
+    if (!run->ctx)
+        return;
+    evb_results_free(run->ctx);
+    free(run->ctx);
+    run->ctx = NULL;
+}
+
+void evb_loop_fail(evb_loop *l, const char *msg)
+{
+    if (msg)
+        evb_skip_with_error(l->st, msg);
+    l->failed = true;
+    l->left = 0;
+}
+
+void evb_loop_dnf(evb_loop *l)
 {
     char msg[160];
     snprintf(msg, sizeof msg,
              "did not finish within %g s (EVB_DEADLINE_S): thread %d had done %llu operations",
-             evb_deadline_s(), evb_thread_index(st), (unsigned long long)ops);
-    evb_skip_with_error(st, msg);
+             evb_deadline_s(), evb_thread_index(l->st), (unsigned long long)l->ops);
+    evb_loop_fail(l, msg);
+}
+
+bool evb_loop_next_batch(evb_loop *l)
+{
+    evb_thread_result *res = l->res;
+    if (l->started) { /* a batch just ended */
+        res->end_ticks = evb_ticks_begin();
+        if (!l->failed && res->end_ticks > l->deadline)
+            evb_loop_dnf(l);
+    }
+    while (evb_keep_running_batch(l->st, l->batch)) {
+        if (!l->started) {
+            l->started = true;
+            res->begin_ticks = evb_ticks_begin();
+            l->deadline = evb_deadline_ticks(res->begin_ticks);
+        }
+        if (!l->failed) {
+            l->left = l->batch - 1; /* this call hands out the first */
+            return true;
+        }
+        res->end_ticks = evb_ticks_begin();
+    }
+    return false;
+}
+
+bool evb_loop_finish(evb_loop *l)
+{
+    l->res->ops = l->ops;
+    evb_sync(l->st);
+    if (evb_thread_index(l->st) != 0)
+        return false;
+    evb_results_merge(l->results);
+    evb_results_publish(l->st, l->results);
+    return true;
 }
 
 void evb_backoff(unsigned *spins)

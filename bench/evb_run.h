@@ -1,5 +1,40 @@
-/* evb run: what every benchmark body keeps per thread, the deadline that
- * bounds a run, latency sampling, and the counters a run publishes.
+/* evb run: the one fixture and the one timed loop every benchmark uses
+ * (Google Benchmark's own examples are the model: a fixture, then
+ * `for (auto _ : state)`), what each thread keeps, the deadline that bounds
+ * a run, latency sampling, and the counters a run publishes.
+ *
+ * A benchmark, whole (see bench/README.md, "Adding a benchmark"):
+ *
+ *   typedef struct my_ctx {
+ *       evb_results results;  // first: evb_fixture_new sizes it, the loop fills it
+ *       ...                   // what the run needs (pool, queues, ...)
+ *   } my_ctx;
+ *
+ *   static int my_setup(evb_run *run)      // main thread, before the threads
+ *   {
+ *       my_ctx *ctx = evb_fixture_new(run, sizeof *ctx);
+ *       return ctx ? build_the_rest(ctx, run->error) : -1;
+ *   }
+ *   static void my_teardown(evb_run *run)  // main thread, after them
+ *   {
+ *       free_the_rest(run->ctx);           // whatever setup got to
+ *       evb_fixture_free(run);
+ *   }
+ *   static void my_body(evb_state *st)     // every benchmark thread
+ *   {
+ *       my_ctx *ctx = evb_ctx(st);
+ *       evb_loop l;
+ *       evb_loop_start(&l, st, &ctx->results, 64);
+ *       while (evb_loop_next(&l)) {
+ *           if (one_operation(ctx) != 0) {
+ *               evb_loop_fail(&l, "what failed");
+ *               continue;
+ *           }
+ *           l.ops++;
+ *       }
+ *       if (evb_loop_finish(&l))           // thread 0: merged and published
+ *           my_counters_and_checks(st, ctx);
+ *   }
  *
  * Published counters (set once, by thread 0, after all threads synced):
  *   ops          operations done by all threads (pairs, leases, submits)
@@ -26,7 +61,7 @@
 #include "evb_hist.h"
 #include "shim/evb.h"
 
-/* Operations per evb_keep_running_batch call: the C++ call and the deadline
+/* Operations per batch of the pattern runs: the C++ call and the deadline
  * check are paid once per batch, not once per 5 ns operation. */
 #define EVB_BATCH 64
 
@@ -79,20 +114,13 @@ typedef struct evb_thread_result {
 
 typedef struct evb_results {
     int threads;
-    evb_thread_result *thread; /* [threads]; owned, evb_results_free */
-    evb_hist merged;           /* filled by evb_results_merge */
+    evb_thread_result *thread; /* [threads]; owned: evb_fixture_free */
+    /* Filled on thread 0 by evb_loop_finish: the sums and the span from
+     * the first thread's begin to the last one's end. */
+    evb_hist merged;
     uint64_t ops, retries, eagain;
     double elapsed_ns;
 } evb_results;
-
-int evb_results_init(evb_results *r, int threads, char *err, size_t len);
-void evb_results_free(evb_results *r);
-
-/* Sums the threads' results into r (thread 0, after evb_sync). */
-void evb_results_merge(evb_results *r);
-
-/* Publishes the counters listed above from merged results (thread 0). */
-void evb_results_publish(evb_state *st, const evb_results *r);
 
 /* Per-thread budget of one run, from EVB_DEADLINE_S (default 10 s). A run
  * still going after it is reported "did not finish" instead of holding up
@@ -103,9 +131,71 @@ double evb_deadline_s(void);
 /* The deadline in ticks for a loop starting at `begin` ticks. */
 uint64_t evb_deadline_ticks(uint64_t begin);
 
-/* Reports "did not finish within N s" on this thread, with the operations
- * it had done (`ops`). */
-void evb_report_dnf(evb_state *st, uint64_t ops);
+/* The fixture: a run's context whose first member is an evb_results for
+ * run->threads. evb_fixture_new allocates `size` zeroed bytes (cache-line
+ * aligned), initialises the results and stores the context in run->ctx
+ * before anything else can fail, so teardown frees whatever setup built;
+ * NULL with run->error set on failure. evb_fixture_free frees the results
+ * and the context (NULL: nothing) and clears run->ctx; call it last. */
+void *evb_fixture_new(evb_run *run, size_t size);
+void evb_fixture_free(evb_run *run);
+
+/* The timed loop of one benchmark thread: evb_loop_next answers true once
+ * per operation and drives Google Benchmark's loop underneath a batch at a
+ * time; the first batch stamps begin_ticks and sets the deadline, each
+ * batch's end stamps end_ticks and checks the deadline ("did not finish").
+ * After evb_loop_fail the rest of the run's batches are walked without
+ * operations (Google Benchmark's stop barrier needs every thread). The body
+ * counts its operations in `ops`. Fields other than ops are the loop's. */
+typedef struct evb_loop {
+    evb_state *st;
+    evb_results *results;     /* the run's (the fixture's) */
+    evb_thread_result *res;   /* this thread's in it */
+    uint64_t ops;             /* operations done: the body counts them */
+    uint64_t deadline;        /* in ticks; UINT64_MAX before the first batch */
+    unsigned batch, left;     /* operations per batch; left in this one */
+    bool started, failed;
+} evb_loop;
+
+static inline void evb_loop_start(evb_loop *l, evb_state *st, evb_results *r, unsigned batch)
+{
+    *l = (evb_loop){.st = st,
+                    .results = r,
+                    .res = &r->thread[evb_thread_index(st)],
+                    .deadline = UINT64_MAX,
+                    .batch = batch};
+}
+
+/* Out of line: ends a batch and starts the next; false when the run is over. */
+bool evb_loop_next_batch(evb_loop *l);
+
+static inline bool evb_loop_next(evb_loop *l)
+{
+    if (__builtin_expect(l->left != 0, 1)) {
+        l->left--;
+        return true;
+    }
+    return evb_loop_next_batch(l);
+}
+
+/* Ends this thread's operations: msg (if not NULL) is reported with
+ * evb_skip_with_error; NULL when the failure was reported already. */
+void evb_loop_fail(evb_loop *l, const char *msg);
+
+/* True once the deadline has passed (for waits inside an operation). */
+static inline bool evb_loop_expired(const evb_loop *l)
+{
+    return evb_ticks_begin() > l->deadline;
+}
+
+/* Reports "did not finish within N s" with the operations done, and fails. */
+void evb_loop_dnf(evb_loop *l);
+
+/* After the loop answered false: stores the ops, waits for every thread
+ * (evb_sync), and on thread 0 merges the results and publishes the
+ * counters above. True on thread 0, which then adds its own counters and
+ * checks (the other threads have finished their part). */
+bool evb_loop_finish(evb_loop *l);
 
 /* Backoff for a thread waiting on another (an empty free list, a full
  * queue): spin a little, then yield the CPU so that on an oversubscribed

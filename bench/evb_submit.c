@@ -45,6 +45,7 @@ typedef enum evb_submit_kind {
 } evb_submit_kind;
 
 typedef struct evb_submit_ctx {
+    evb_results results;       /* first: the fixture (evb_run.h) */
     evb_submit_kind kind;
     evp_pool_t *pool;          /* pooled only; owned */
     cudaStream_t *stream;      /* [threads]; owned */
@@ -52,7 +53,6 @@ typedef struct evb_submit_ctx {
     uint64_t *retire_ticks;    /* [threads]: time spent retiring */
     int threads;
     uint64_t *thread_destroyed;  /* [threads] */
-    evb_results results;
 } evb_submit_ctx;
 
 static void evb_submit_teardown(evb_run *run)
@@ -70,9 +70,7 @@ static void evb_submit_teardown(evb_run *run)
     free(ctx->stream);
     free(ctx->retire_ticks);
     free(ctx->thread_destroyed);
-    evb_results_free(&ctx->results);
-    free(ctx);
-    run->ctx = NULL;
+    evb_fixture_free(run);
 }
 
 static int evb_submit_cuda_failed(evb_run *run, const char *what, cudaError_t e)
@@ -91,16 +89,11 @@ static int evb_submit_setup(evb_run *run)
         cudaGetLastError();
         return -1;
     }
-    evb_submit_ctx *ctx = calloc(1, sizeof *ctx);
-    if (!ctx) {
-        snprintf(run->error, sizeof run->error, "out of memory");
+    evb_submit_ctx *ctx = evb_fixture_new(run, sizeof *ctx);
+    if (!ctx)
         return -1;
-    }
-    run->ctx = ctx;
     ctx->kind = (evb_submit_kind)(uintptr_t)run->bench->user;
     ctx->threads = run->threads;
-    if (evb_results_init(&ctx->results, run->threads, run->error, sizeof run->error) != 0)
-        return -1;
     ctx->stream = calloc((size_t)run->threads, sizeof *ctx->stream);
     ctx->retire_ticks = calloc((size_t)run->threads, sizeof *ctx->retire_ticks);
     ctx->thread_destroyed = calloc((size_t)run->threads, sizeof *ctx->thread_destroyed);
@@ -263,8 +256,6 @@ static inline int evb_submit_enqueue(evb_submit_ctx *ctx, cudaStream_t s, char *
 static void evb_submit_finish(evb_state *st, evb_submit_ctx *ctx)
 {
     evb_results *r = &ctx->results;
-    evb_results_merge(r);
-    evb_results_publish(st, r);
     uint64_t retire = 0, destroyed = 0;
     for (int i = 0; i < ctx->threads; i++) {
         retire += ctx->retire_ticks[i];
@@ -292,48 +283,35 @@ static void evb_submit_body(evb_state *st)
 {
     evb_submit_ctx *ctx = evb_ctx(st);
     int ti = evb_thread_index(st);
-    evb_thread_result *res = &ctx->results.thread[ti];
     cudaStream_t s = ctx->stream[ti];
     char *src = ctx->buffers + 2u * EVB_SUBMIT_BYTES * (size_t)ti;
     char *dst = src + EVB_SUBMIT_BYTES;
     evb_window w = {.head = 0, .count = 0};
-    uint64_t deadline = UINT64_MAX, ops = 0, retire_ticks = 0, destroyed = 0;
+    uint64_t retire_ticks = 0, destroyed = 0;
     char msg[192];
-    bool failed = false;
 
     cudaSetDevice(0); /* this thread's current device: the pool's and the stream's */
-    while (evb_keep_running_batch(st, EVB_SUBMIT_BATCH)) {
-        if (res->begin_ticks == 0) {
-            res->begin_ticks = evb_ticks_begin();
-            deadline = evb_deadline_ticks(res->begin_ticks);
-        }
-        for (unsigned i = 0; i < EVB_SUBMIT_BATCH && !failed; i++) {
-            if (w.count == EVB_SUBMIT_WINDOW) {
-                uint64_t r0 = evb_ticks_begin();
-                if (evb_submit_retire_one(ctx, s, &w, &destroyed, msg, sizeof msg) != 0) {
-                    evb_skip_with_error(st, msg);
-                    failed = true;
-                    break;
-                }
-                retire_ticks += evb_ticks_end() - r0;
+    evb_loop l;
+    evb_loop_start(&l, st, &ctx->results, EVB_SUBMIT_BATCH);
+    while (evb_loop_next(&l)) {
+        if (w.count == EVB_SUBMIT_WINDOW) {
+            uint64_t r0 = evb_ticks_begin();
+            if (evb_submit_retire_one(ctx, s, &w, &destroyed, msg, sizeof msg) != 0) {
+                evb_loop_fail(&l, msg);
+                continue;
             }
-            uint64_t item, t0 = evb_ticks_begin();
-            int rc = evb_submit_enqueue(ctx, s, dst, src, &item, msg, sizeof msg);
-            evb_hist_record(&res->hist, evb_ticks_to_ns(evb_ticks_end() - t0));
-            if (rc != 0) {
-                evb_skip_with_error(st, msg);
-                failed = true;
-                break;
-            }
-            w.item[(w.head + w.count) % EVB_SUBMIT_WINDOW] = item;
-            w.count++;
-            ops++;
+            retire_ticks += evb_ticks_end() - r0;
         }
-        res->end_ticks = evb_ticks_begin();
-        if (!failed && res->end_ticks > deadline) {
-            evb_report_dnf(st, ops);
-            failed = true;
+        uint64_t item, t0 = evb_ticks_begin();
+        int rc = evb_submit_enqueue(ctx, s, dst, src, &item, msg, sizeof msg);
+        evb_hist_record(&l.res->hist, evb_ticks_to_ns(evb_ticks_end() - t0));
+        if (rc != 0) {
+            evb_loop_fail(&l, msg);
+            continue;
         }
+        w.item[(w.head + w.count) % EVB_SUBMIT_WINDOW] = item;
+        w.count++;
+        l.ops++;
     }
     /* Retire what is still in flight (untimed), so nothing leaks. */
     while (w.count > 0) {
@@ -344,11 +322,9 @@ static void evb_submit_body(evb_state *st)
         }
         retire_ticks += evb_ticks_end() - r0;
     }
-    res->ops = ops;
     ctx->retire_ticks[ti] = retire_ticks;
     ctx->thread_destroyed[ti] = ctx->kind == EVB_SUBMIT_CREATE ? destroyed : 0;
-    evb_sync(st);
-    if (ti == 0)
+    if (evb_loop_finish(&l))
         evb_submit_finish(st, ctx);
 }
 

@@ -11,4 +11,5 @@ void evb_register_all(void)
     evb_cuda_create_register();
     evb_exhaust_register();
     evb_submit_register();
+    evb_depot_register();
 }

@@ -1,7 +1,9 @@
 /* Configuration: every knob with good and bad values, from the environment
- * and set explicitly; precedence; derived defaults; cross-knob checks; the
- * unknown-variable warning. */
+ * and set explicitly (text and typed setters); precedence; derived defaults;
+ * cross-knob checks; every bad value reported; the unknown-variable warning,
+ * once per process. And the error codes' names and messages. */
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -74,6 +76,22 @@ static const struct row {
     {"EVPOOL_LOG", "debug", 0, EVP_LOG_DEBUG, "debug"},
     {"EVPOOL_LOG", "verbose", EVP_EINVAL, 0,
      "not an accepted value; accepted: error, warn, info, debug"},
+    {"EVPOOL_BATCH_SLAB", "1", 0, 1, "1"},
+    {"EVPOOL_BATCH_SLAB", "1048576", 0, 1048576, "1048576"},
+    {"EVPOOL_BATCH_SLAB", "0", EVP_EINVAL, 0, "out of range; accepted: integer 1..1048576"},
+    {"EVPOOL_BATCH_SLAB", "1048577", EVP_EINVAL, 0, "out of range"},
+    {"EVPOOL_BATCH_MAX", "1", 0, 1, "1"},
+    {"EVPOOL_BATCH_MAX", "1048576", 0, 1048576, "1048576"},
+    {"EVPOOL_BATCH_MAX", "0", EVP_EINVAL, 0, "out of range"},
+    {"EVPOOL_BATCH_MAX", "lots", EVP_EINVAL, 0, "not a decimal integer"},
+    {"EVPOOL_BATCH_TASKS", "1", 0, 1, "1"},
+    {"EVPOOL_BATCH_TASKS", "65536", 0, 65536, "65536"},
+    {"EVPOOL_BATCH_TASKS", "0", EVP_EINVAL, 0, "out of range; accepted: integer 1..65536"},
+    {"EVPOOL_BATCH_TASKS", "65537", EVP_EINVAL, 0, "out of range"},
+    {"EVPOOL_STREAMS", "1", 0, 1, "1"},
+    {"EVPOOL_STREAMS", "256", 0, 256, "256"},
+    {"EVPOOL_STREAMS", "0", EVP_EINVAL, 0, "out of range; accepted: integer 1..256"},
+    {"EVPOOL_STREAMS", "257", EVP_EINVAL, 0, "out of range"},
 };
 
 static evp_knob_t knob_of(const char *var)
@@ -84,18 +102,15 @@ static evp_knob_t knob_of(const char *var)
     evp_test_fail(__FILE__, __LINE__, "no knob named %s", var);
 }
 
-/* Read straight from the struct, not through evp_config_format. */
+/* Read straight from the struct, not through evp_config_format: the field
+ * each line of EVP_KNOB_MAP names. */
 static unsigned long long field_of(const evp_config_t *cfg, evp_knob_t knob)
 {
     switch (knob) {
-    case EVP_KNOB_SIZE: return cfg->size;
-    case EVP_KNOB_MAX: return cfg->max;
-    case EVP_KNOB_ON_EXHAUST: return cfg->on_exhaust;
-    case EVP_KNOB_WAIT_TIMEOUT_US: return cfg->wait_timeout_us;
-    case EVP_KNOB_THREAD_CACHE: return cfg->thread_cache;
-    case EVP_KNOB_TIMING: return cfg->timing;
-    case EVP_KNOB_BACKEND: return cfg->backend;
-    case EVP_KNOB_LOG: return cfg->log;
+#define FIELD_OF(NAME, field, ...) \
+    case EVP_KNOB_##NAME: return (unsigned long long)cfg->field;
+        EVP_KNOB_MAP(FIELD_OF)
+#undef FIELD_OF
     default: evp_test_fail(__FILE__, __LINE__, "bad knob %d", (int)knob);
     }
 }
@@ -114,8 +129,9 @@ static void check_same(const evp_config_t *a, const evp_config_t *b)
     }
 }
 
-/* A config in which any single in-range value is valid on its own: SIZE 1
- * and MAX 1048576, each set explicitly unless it is the knob under test. */
+/* A config in which any single in-range value is valid on its own: SIZE and
+ * BATCH_SLAB 1, MAX and BATCH_MAX 1048576, each set explicitly unless it is
+ * the knob under test. */
 static void permissive_base(evp_config_t *cfg, const char *var)
 {
     char err[256];
@@ -124,6 +140,10 @@ static void permissive_base(evp_config_t *cfg, const char *var)
         CHECK_RC(evp_config_set(cfg, "EVPOOL_SIZE", "1", err, sizeof err), 0);
     if (strcmp(var, "EVPOOL_MAX") != 0)
         CHECK_RC(evp_config_set(cfg, "EVPOOL_MAX", "1048576", err, sizeof err), 0);
+    if (strcmp(var, "EVPOOL_BATCH_SLAB") != 0)
+        CHECK_RC(evp_config_set(cfg, "EVPOOL_BATCH_SLAB", "1", err, sizeof err), 0);
+    if (strcmp(var, "EVPOOL_BATCH_MAX") != 0)
+        CHECK_RC(evp_config_set(cfg, "EVPOOL_BATCH_MAX", "1048576", err, sizeof err), 0);
 }
 
 static void check_row(const struct row *r, const evp_config_t *cfg, int rc, const char *err,
@@ -184,14 +204,25 @@ static void test_rows_env(void)
 
 static void test_defaults(void)
 {
-    static const char *const want[EVP_KNOB_COUNT] = {"256", "1024", "wait", "1000000",
-                                                     "64",  "0",    "auto", "warn"};
+    /* Written out, not read from the list: a changed default must show here. */
+    static const char *const want[EVP_KNOB_COUNT] = {
+        [EVP_KNOB_SIZE] = "256",          [EVP_KNOB_MAX] = "1024",
+        [EVP_KNOB_ON_EXHAUST] = "wait",   [EVP_KNOB_WAIT_TIMEOUT_US] = "1000000",
+        [EVP_KNOB_THREAD_CACHE] = "64",   [EVP_KNOB_TIMING] = "0",
+        [EVP_KNOB_BACKEND] = "auto",      [EVP_KNOB_LOG] = "warn",
+        [EVP_KNOB_BATCH_SLAB] = "64",     [EVP_KNOB_BATCH_MAX] = "4096",
+        [EVP_KNOB_BATCH_TASKS] = "64",    [EVP_KNOB_STREAMS] = "4",
+    };
     evp_config_t cfg;
     char text[32], err[256];
     unset_all();
     evp_config_init(&cfg);
+    evp_config_init(NULL); /* documented: does nothing */
     CHECK_RC(evp_config_load_env(&cfg, err, sizeof err), 0);
     for (int k = 0; k < EVP_KNOB_COUNT; k++) {
+        if (!want[k])
+            evp_test_fail(__FILE__, __LINE__, "%s has no default in test_defaults",
+                          evp_config_knob_name((evp_knob_t)k));
         CHECK_RC(evp_config_format(&cfg, (evp_knob_t)k, text, sizeof text), 0);
         if (strcmp(text, want[k]) != 0)
             evp_test_fail(__FILE__, __LINE__, "%s default %s, want %s",
@@ -287,6 +318,25 @@ static void test_max_less_than_size(void)
     unset_all();
 }
 
+/* BATCH_MAX follows BATCH_SLAB (64 x) until set, and may not be below it. */
+static void test_batch_max(void)
+{
+    evp_config_t cfg;
+    char err[256];
+    unset_all();
+    evp_config_init(&cfg);
+    CHECK_RC(evp_config_set(&cfg, "EVPOOL_BATCH_SLAB", "100", err, sizeof err), 0);
+    CHECK_EQ(cfg.batch_max, 6400);
+    CHECK_EQ(cfg.source[EVP_KNOB_BATCH_MAX], EVP_SRC_DEFAULT);
+    CHECK_RC(evp_config_set(&cfg, "EVPOOL_BATCH_SLAB", "1048576", err, sizeof err), 0);
+    CHECK_EQ(cfg.batch_max, 1048576);
+    CHECK_RC(evp_config_set(&cfg, "EVPOOL_BATCH_SLAB", "16", err, sizeof err), 0);
+    CHECK_RC(evp_config_set(&cfg, "EVPOOL_BATCH_MAX", "8", err, sizeof err), 0);
+    CHECK_RC(evp_config_validate(&cfg, err, sizeof err), EVP_EINVAL);
+    CHECK(strcmp(err, "EVPOOL_BATCH_MAX=8 is less than EVPOOL_BATCH_SLAB=16; "
+                      "accepted: EVPOOL_BATCH_MAX >= EVPOOL_BATCH_SLAB") == 0);
+}
+
 static void test_thread_cache_vs_max(void)
 {
     evp_config_t cfg;
@@ -376,6 +426,11 @@ static void test_unknown_variable_warned(void)
     evp_log_set_level(EVP_LOG_ERROR);
     CHECK_RC(load_env_captured(&cfg, err, sizeof err, out, sizeof out), 0);
     CHECK_EQ(strlen(out), 0);
+    /* and at warn level not again: once per process */
+    evp_log_set_level(EVP_LOG_WARN);
+    CHECK_RC(load_env_captured(&cfg, err, sizeof err, out, sizeof out), 0);
+    CHECK_EQ(strlen(out), 0);
+    evp_log_set_level(EVP_LOG_ERROR);
     unsetenv("EVPOOL_FOO");
     unsetenv("EVPOOL_SIZ");
     unset_all();
@@ -389,12 +444,231 @@ static void test_set_unknown_name(void)
     before = cfg;
     CHECK_RC(evp_config_set(&cfg, "EVPOOL_SIZ", "16", err, sizeof err), EVP_EINVAL);
     CHECK_STR(err, "unknown variable EVPOOL_SIZ");
-    CHECK_STR(err, "known: EVPOOL_SIZE, EVPOOL_MAX, EVPOOL_ON_EXHAUST, EVPOOL_WAIT_TIMEOUT_US, "
-                   "EVPOOL_THREAD_CACHE, EVPOOL_TIMING, EVPOOL_BACKEND, EVPOOL_LOG");
+    char known[512] = "known: ";
+    for (int k = 0; k < EVP_KNOB_COUNT; k++) {
+        if (k)
+            strcat(known, ", ");
+        strcat(known, evp_config_knob_name((evp_knob_t)k));
+    }
+    CHECK_STR(err, "known: EVPOOL_SIZE, EVPOOL_MAX, EVPOOL_ON_EXHAUST");
+    CHECK_STR(err, known);
     CHECK_RC(evp_config_set(&cfg, "size", "16", err, sizeof err), EVP_EINVAL);
     CHECK_RC(evp_config_set(&cfg, "EVPOOL_SIZE", NULL, err, sizeof err), EVP_EINVAL);
     CHECK_STR(err, "accepted: integer 1..65536");
     check_same(&cfg, &before);
+}
+
+/* Every knob of EVP_KNOB_MAP has at least one good and one bad row above:
+ * a knob added to the list fails here until its values are pinned. */
+static void test_every_knob_has_rows(void)
+{
+    for (int k = 0; k < EVP_KNOB_COUNT; k++) {
+        int good = 0, bad = 0;
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+            if (knob_of(rows[i].var) == (evp_knob_t)k)
+                rows[i].rc == 0 ? good++ : bad++;
+        if (!good || !bad)
+            evp_test_fail(__FILE__, __LINE__, "%s: %d good and %d bad rows; want both",
+                          evp_config_knob_name((evp_knob_t)k), good, bad);
+    }
+}
+
+/* evp_config_set_u64 takes what the text parser produces: every good row's
+ * field sets the same value; past the range is rejected with the message
+ * and leaves the config as it was. */
+static void test_set_u64(void)
+{
+    char err[256], text[32];
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        if (rows[i].rc != 0)
+            continue;
+        evp_config_t cfg;
+        evp_knob_t knob = knob_of(rows[i].var);
+        permissive_base(&cfg, rows[i].var);
+        CHECK_RC(evp_config_set_u64(&cfg, knob, rows[i].field, err, sizeof err), 0);
+        CHECK_EQ(field_of(&cfg, knob), rows[i].field);
+        CHECK_EQ(cfg.source[knob], EVP_SRC_EXPLICIT);
+        CHECK_RC(evp_config_format(&cfg, knob, text, sizeof text), 0);
+        CHECK(strcmp(text, rows[i].expect) == 0);
+    }
+    for (int k = 0; k < EVP_KNOB_COUNT; k++) {
+        evp_config_t cfg, before;
+        char want[128];
+        evp_config_init(&cfg);
+        before = cfg;
+        CHECK_RC(evp_config_set_u64(&cfg, (evp_knob_t)k, UINT64_MAX, err, sizeof err), EVP_EINVAL);
+        snprintf(want, sizeof want, "%s=18446744073709551615: out of range; accepted: %s",
+                 evp_config_knob_name((evp_knob_t)k), evp_config_knob_accepts((evp_knob_t)k));
+        CHECK_STR(err, want);
+        check_same(&cfg, &before);
+    }
+    evp_config_t cfg;
+    evp_config_init(&cfg);
+    CHECK_RC(evp_config_set_u64(&cfg, EVP_KNOB_SIZE, 0, err, sizeof err), EVP_EINVAL);
+    CHECK(strcmp(err, "EVPOOL_SIZE=0: out of range; accepted: integer 1..65536") == 0);
+    CHECK_RC(evp_config_set_u64(&cfg, EVP_KNOB_ON_EXHAUST, EVP_EXHAUST_FAIL, err, sizeof err), 0);
+    CHECK_EQ(cfg.on_exhaust, EVP_EXHAUST_FAIL);
+    CHECK_RC(evp_config_set_u64(&cfg, EVP_KNOB_BACKEND, 3, err, sizeof err), EVP_EINVAL);
+    CHECK_STR(err, "EVPOOL_BACKEND=3: out of range; accepted: auto, cuda, host");
+    /* a derived default follows a typed set as it follows a text one */
+    CHECK_RC(evp_config_set_u64(&cfg, EVP_KNOB_SIZE, 100, err, sizeof err), 0);
+    CHECK_EQ(cfg.max, 400);
+    CHECK_RC(evp_config_set_u64(&cfg, EVP_KNOB_COUNT, 1, err, sizeof err), EVP_EINVAL);
+    CHECK_RC(evp_config_set_u64(NULL, EVP_KNOB_SIZE, 1, NULL, 0), EVP_EINVAL);
+    /* and it wins over the environment */
+    unset_all();
+    CHECK(setenv("EVPOOL_ON_EXHAUST", "wait", 1) == 0);
+    CHECK_RC(evp_config_load_env(&cfg, err, sizeof err), 0);
+    CHECK_EQ(cfg.on_exhaust, EVP_EXHAUST_FAIL);
+    unset_all();
+}
+
+static void test_set_bool(void)
+{
+    evp_config_t cfg, before;
+    char err[256];
+    evp_config_init(&cfg);
+    CHECK_RC(evp_config_set_bool(&cfg, EVP_KNOB_TIMING, true, err, sizeof err), 0);
+    CHECK_EQ(cfg.timing, 1);
+    CHECK_EQ(cfg.source[EVP_KNOB_TIMING], EVP_SRC_EXPLICIT);
+    CHECK_RC(evp_config_set_bool(&cfg, EVP_KNOB_TIMING, false, err, sizeof err), 0);
+    CHECK_EQ(cfg.timing, 0);
+    before = cfg;
+    /* only a 0/1 knob takes a bool */
+    CHECK_RC(evp_config_set_bool(&cfg, EVP_KNOB_SIZE, true, err, sizeof err), EVP_EINVAL);
+    CHECK(strcmp(err, "EVPOOL_SIZE is not a 0/1 knob; accepted: integer 1..65536") == 0);
+    CHECK_RC(evp_config_set_bool(&cfg, EVP_KNOB_ON_EXHAUST, true, err, sizeof err), EVP_EINVAL);
+    CHECK_RC(evp_config_set_bool(&cfg, EVP_KNOB_COUNT, true, err, sizeof err), EVP_EINVAL);
+    CHECK_RC(evp_config_set_bool(NULL, EVP_KNOB_TIMING, true, NULL, 0), EVP_EINVAL);
+    check_same(&cfg, &before);
+}
+
+/* One message names every bad variable, not only the first; the config is
+ * left as it was. */
+static void test_every_bad_value_reported(void)
+{
+    evp_config_t cfg, before;
+    char err[1024];
+    unset_all();
+    evp_config_init(&cfg);
+    before = cfg;
+    CHECK(setenv("EVPOOL_SIZE", "12abc", 1) == 0);
+    CHECK(setenv("EVPOOL_ON_EXHAUST", "never", 1) == 0);
+    CHECK(setenv("EVPOOL_THREAD_CACHE", "4097", 1) == 0);
+    CHECK(setenv("EVPOOL_LOG", "verbose", 1) == 0);
+    CHECK(setenv("EVPOOL_BACKEND", "host", 1) == 0); /* a good one among them */
+    CHECK_RC(evp_config_load_env(&cfg, err, sizeof err), EVP_EINVAL);
+    CHECK_STR(err, "EVPOOL_SIZE=\"12abc\": not a decimal integer; accepted: integer 1..65536");
+    CHECK_STR(err, "EVPOOL_ON_EXHAUST=\"never\": not an accepted value; accepted: wait, fail");
+    CHECK_STR(err, "EVPOOL_THREAD_CACHE=\"4097\": out of range; accepted: integer 0..4096");
+    CHECK_STR(err, "EVPOOL_LOG=\"verbose\": not an accepted value; accepted: error, warn, "
+                   "info, debug");
+    CHECK_EQ(evp_test_count(err, " | "), 3);
+    CHECK(strstr(err, "EVPOOL_BACKEND") == NULL);
+    check_same(&cfg, &before);
+    /* a small buffer: truncated and terminated, the code unchanged */
+    char small[40];
+    CHECK_RC(evp_config_load_env(&cfg, small, sizeof small), EVP_EINVAL);
+    CHECK_EQ(strlen(small), sizeof small - 1);
+    CHECK_RC(evp_config_load_env(&cfg, NULL, 0), EVP_EINVAL);
+    unset_all();
+    /* every cross-knob violation, too */
+    evp_config_init(&cfg);
+    CHECK_RC(evp_config_set(&cfg, "EVPOOL_SIZE", "16", err, sizeof err), 0);
+    CHECK_RC(evp_config_set(&cfg, "EVPOOL_MAX", "8", err, sizeof err), 0);
+    CHECK_RC(evp_config_set(&cfg, "EVPOOL_THREAD_CACHE", "9", err, sizeof err), 0);
+    cfg.on_exhaust = (evp_exhaust_t)5;
+    CHECK_RC(evp_config_validate(&cfg, err, sizeof err), EVP_EINVAL);
+    CHECK_STR(err, "EVPOOL_ON_EXHAUST=5: out of range; accepted: wait, fail");
+    CHECK_STR(err, "EVPOOL_MAX=8 is less than EVPOOL_SIZE=16");
+    CHECK_STR(err, "EVPOOL_THREAD_CACHE=9 is greater than EVPOOL_MAX=8");
+    CHECK_EQ(evp_test_count(err, " | "), 2);
+}
+
+/* The typo warning is printed once per process, not once per pool: a child
+ * (forked before this process printed any) creates three pools and loads
+ * the environment twice more with its stderr on a pipe. */
+static void test_unknown_warned_once_per_process(void)
+{
+    int fd[2];
+    CHECK(pipe(fd) == 0);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(fd[1], STDERR_FILENO);
+        close(fd[0]);
+        close(fd[1]);
+        unset_all();
+        setenv("EVPOOL_FOO", "1", 1);
+        setenv("EVPOOL_BACKEND", "host", 1);
+        setenv("EVPOOL_SIZE", "4", 1);
+        evp_log_set_level(EVP_LOG_WARN);
+        for (int i = 0; i < 3; i++) {
+            evp_pool_t *p;
+            if (evp_pool_create(i, NULL, &p) != 0 || evp_pool_destroy(p, NULL) != 0)
+                _exit(2);
+        }
+        evp_config_t cfg;
+        char err[256];
+        for (int i = 0; i < 2; i++) {
+            evp_config_init(&cfg);
+            if (evp_config_load_env(&cfg, err, sizeof err) != 0)
+                _exit(3);
+        }
+        _exit(0);
+    }
+    close(fd[1]);
+    char out[8192];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof out - 1 && (r = read(fd[0], out + n, sizeof out - 1 - n)) > 0)
+        n += (size_t)r;
+    out[n] = '\0';
+    close(fd[0]);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    fputs(out, stderr);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ(evp_test_count(out, "unknown variable EVPOOL_FOO ignored"), 1);
+}
+
+/* Every code of EVP_ERRNO_MAP has its name and a message led by it; the
+ * values are negative and distinct; unknown codes have a name too. */
+static void test_error_names(void)
+{
+    static const struct {
+        int code;
+        const char *name;
+    } codes[] = {
+#define CODE(name, value, msg) {EVP_E##name, "EVP_E" #name},
+        EVP_ERRNO_MAP(CODE)
+#undef CODE
+    };
+    size_t n = sizeof codes / sizeof codes[0];
+    for (size_t i = 0; i < n; i++) {
+        char lead[64];
+        CHECK(codes[i].code < 0);
+        for (size_t j = 0; j < i; j++)
+            CHECK(codes[i].code != codes[j].code);
+        CHECK(strcmp(evp_err_name(codes[i].code), codes[i].name) == 0);
+        snprintf(lead, sizeof lead, "%s: ", codes[i].name);
+        const char *msg = evp_strerror(codes[i].code);
+        CHECK(strncmp(msg, lead, strlen(lead)) == 0);
+        CHECK(strlen(msg) > strlen(lead));
+    }
+    CHECK(n >= 9); /* EVP_EPERM .. EVP_ESTALE */
+    CHECK(strcmp(evp_err_name(EVP_ESTALE), "EVP_ESTALE") == 0);
+    CHECK_EQ(EVP_ESTALE, -116);
+    CHECK_EQ(EVP_EPERM, -1);
+    CHECK_STR(evp_strerror(EVP_EPERM), "IMEX");
+    CHECK(strcmp(evp_err_name(EVP_OK), "EVP_OK") == 0);
+    CHECK(strcmp(evp_strerror(EVP_OK), "EVP_OK: success") == 0);
+    const int unknown[] = {-9999, -2, 1, 116};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        CHECK(strcmp(evp_err_name(unknown[i]), "EVP_UNKNOWN") == 0);
+        CHECK(strcmp(evp_strerror(unknown[i]), "unknown evpool error") == 0);
+    }
 }
 
 static void test_err_buffer(void)
@@ -430,17 +704,27 @@ static void test_accessors(void)
 
 int main(void)
 {
+    /* Nothing below warns unless a test asks (CTest sets EVPOOL_LOG=error;
+     * by hand too), so the child of the once-per-process test is first. */
+    evp_log_set_level(EVP_LOG_ERROR);
+    TEST(test_unknown_warned_once_per_process);
     TEST(test_defaults);
     TEST(test_rows_explicit);
     TEST(test_rows_env);
     TEST(test_precedence);
     TEST(test_max_derived);
     TEST(test_max_less_than_size);
+    TEST(test_batch_max);
     TEST(test_thread_cache_vs_max);
     TEST(test_validate_direct_fields);
     TEST(test_unknown_variable_warned);
     TEST(test_set_unknown_name);
     TEST(test_err_buffer);
     TEST(test_accessors);
+    TEST(test_every_knob_has_rows);
+    TEST(test_set_u64);
+    TEST(test_set_bool);
+    TEST(test_every_bad_value_reported);
+    TEST(test_error_names);
     return 0;
 }

@@ -11,14 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "cuda_ok.h"
 #include "harness.h"
-
-#define CUDA_OK(call)                                                                            \
-    do {                                                                                         \
-        cudaError_t _e = (call);                                                                 \
-        if (_e != cudaSuccess)                                                                   \
-            evp_test_fail(__FILE__, __LINE__, "%s: %s", #call, cudaGetErrorString(_e));          \
-    } while (0)
 
 /* evp_test_gate_hold runs on a CUDA-owned thread and holds the stream
  * until the gate opens. */

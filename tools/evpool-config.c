@@ -5,15 +5,17 @@
 #include <string.h>
 
 #include "evpool/config.h"
+#include "evpool/version.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: evpool-config [--help]\n"
+            "usage: evpool-config [--help | --version]\n"
             "Prints every evpool knob as resolved from the EVPOOL_* environment:\n"
             "variable, effective value, source (default or environment), accepted\n"
             "values and meaning. Exits 1, with the reason on stderr, if a value is\n"
-            "invalid.\n");
+            "invalid. --version prints the version of the evpool library it was\n"
+            "linked with.\n");
 }
 
 int main(int argc, char **argv)
@@ -22,12 +24,16 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("evpool-config %s\n", evp_version());
+        return 0;
+    }
     if (argc != 1) {
         usage(stderr);
         return 2;
     }
     evp_config_t cfg;
-    char err[512];
+    char err[2048]; /* every bad value, " | " between */
     evp_config_init(&cfg);
     if (evp_config_load_env(&cfg, err, sizeof err) != 0) {
         fprintf(stderr, "evpool-config: %s\n", err);

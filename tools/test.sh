@@ -7,6 +7,8 @@
 #                          # tests exit 77 (skipped) without a usable GPU
 #   tools/test.sh asan     # or tsan, debug; asan and tsan run the labels
 #                          # unit|stress only (their test presets say so)
+#   tools/test.sh fuzz     # clang + libFuzzer: each fuzzer (label fuzz) over its
+#                          # seed corpus for EVPOOL_FUZZ_SECONDS (default 45)
 #
 # The CUDA Toolkit is taken from $CUDA_HOME, else /usr/local/cuda. Build
 # trees are build/<preset>. Extra arguments go to ctest (e.g. -R stress).
@@ -14,9 +16,9 @@ set -euo pipefail
 
 preset=${1:-default}
 case "$preset" in
-  default | debug | asan | tsan) ;;
-  -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) echo "tools/test.sh: unknown preset '$preset' (default|debug|asan|tsan)" >&2; exit 2 ;;
+  default | debug | asan | tsan | fuzz) ;;
+  -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "tools/test.sh: unknown preset '$preset' (default|debug|asan|tsan|fuzz)" >&2; exit 2 ;;
 esac
 shift $(($# > 0 ? 1 : 0))
 
@@ -29,10 +31,10 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # and changes nothing else they check.
 run=()
 case "$preset" in
-  asan | tsan) setarch "$(uname -m)" -R true 2>/dev/null && run=(setarch "$(uname -m)" -R) ;;
+  asan | tsan | fuzz) setarch "$(uname -m)" -R true 2>/dev/null && run=(setarch "$(uname -m)" -R) ;;
 esac
 
-tools/deps.sh
+tools/deps.sh "$([ "$preset" = fuzz ] && echo fuzz)"
 cmake --preset "$preset" -DEVPOOL_WERROR=ON -DCUDAToolkit_ROOT="${CUDA_HOME:-/usr/local/cuda}"
 cmake --build --preset "$preset" -j "$jobs"
 "${run[@]}" ctest --preset "$preset" --output-on-failure "$@"

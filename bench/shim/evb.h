@@ -4,6 +4,15 @@
  * to evb_register(); the C++ shim (evb_shim.cc, the only C++ in the project)
  * registers it with Google Benchmark once per thread count and runs it.
  *
+ * Calls go one way: C owns main (evb_main.c) and calls the shim; the shim
+ * never calls a C function by name, only the fn/setup/teardown pointers of
+ * the evb_bench it was handed:
+ *
+ *   evb_initialize(argc, argv)   flags (EVB_MIN_TIME spelt for the library)
+ *   evb_add_context(key, value)  machine facts for the JSON context
+ *   evb_register(&bench) ...     every benchmark, in report order
+ *   evb_run_benchmarks()         runs them, then shuts the library down
+ *
  * One *run* is one trial of one benchmark at one thread count (Google
  * Benchmark may run several trials while it looks for an iteration count).
  * Per run:
@@ -13,8 +22,8 @@
  *      run->ctx; on failure it writes run->error and returns non-zero, and
  *      then every thread of the run reports that error (SkipWithError)
  *      instead of calling fn.
- *   2. fn(st) on `threads` threads at once. fn must drive the
- *      evb_keep_running* loop until it answers false, even after
+ *   2. fn(st) on `threads` threads at once. fn must drive the loop
+ *      (evb_loop, evb_run.h) until it answers false, even after
  *      evb_skip_with_error (Google Benchmark's start/stop barriers need
  *      every thread).
  *   3. teardown(run) on the main thread after every thread has returned.
@@ -45,43 +54,46 @@ typedef struct evb_run {
 typedef struct evb_bench {
     const char *name;              /* "pattern/implementation" */
     void (*fn)(evb_state *st);
-    /* Thread counts, ended by 0; NULL = evb_default_threads(). */
+    /* Thread counts, ended by 0; NULL = the default list (evb_cpu_count). */
     const int *threads;
-    void *user;                    /* evb_user() */
+    void *user;                    /* run->bench->user, for setup */
     bool real_time;                /* UseRealTime: for anything contended */
     int (*setup)(evb_run *run);    /* may be NULL; 0 = ok */
     void (*teardown)(evb_run *run);/* may be NULL */
 } evb_bench;
 
+/* Parses Google Benchmark's flags out of argv (benchmark::Initialize), with
+ * EVB_MIN_TIME (seconds) first as --benchmark_min_time in the spelling of
+ * the library built against, so that a flag on the command line still
+ * wins. Returns 0, or non-zero after reporting an unrecognised argument. */
+int evb_initialize(int argc, char **argv);
+
+/* One key of the JSON "context" (benchmark::AddCustomContext). */
+void evb_add_context(const char *key, const char *value);
+
 /* Copies *b (not the strings or user data it points to, which must outlive
- * the process's benchmark run) and registers it. Call before evb_main runs
- * the benchmarks, i.e. from evb_register_all. */
+ * the process's benchmark run) and registers it, once per thread count.
+ * Call after evb_initialize, before evb_run_benchmarks. */
 void evb_register(const evb_bench *b);
 
-/* Defined by the C side: registers every benchmark of the suite. */
-void evb_register_all(void);
+/* Runs the registered benchmarks the flags select, then shuts Google
+ * Benchmark down. */
+void evb_run_benchmarks(void);
 
-/* The default thread counts: 1, 2, 4, 8, 16 and 2 x the online CPUs, sorted,
- * without duplicates, ended by 0. */
-const int *evb_default_threads(void);
+/* The online CPUs (at least 1). The default thread counts (threads ==
+ * NULL) are 1, 2, 4, 8, 16 and 2 x this, sorted, without duplicates. */
 int evb_cpu_count(void);
 
-/* The loop. evb_keep_running_batch lets the caller run n operations per
- * call (the C++ call costs a few ns, too much around a 5 ns operation);
- * Google Benchmark counts n iterations per true answer. */
-bool evb_keep_running(evb_state *st);
+/* The loop underneath evb_loop (evb_run.h): Google Benchmark counts n
+ * iterations per true answer. Bodies use evb_loop, not this. */
 bool evb_keep_running_batch(evb_state *st, uint64_t n);
 
 int evb_thread_index(const evb_state *st);
-int evb_threads(const evb_state *st);
-uint64_t evb_iterations(const evb_state *st); /* this thread's, so far */
-void *evb_user(const evb_state *st);
 void *evb_ctx(const evb_state *st);          /* run->ctx */
-const char *evb_name(const evb_state *st);
 
 /* Waits until every thread of the run has called evb_sync (a reusable
- * barrier). Only outside the timed loop: after evb_keep_running* answered
- * false, e.g. to merge per-thread results before thread 0 publishes. */
+ * barrier). Only outside the timed loop: after the loop answered false,
+ * e.g. to merge per-thread results before thread 0 publishes. */
 void evb_sync(evb_state *st);
 
 enum evb_counter_flags {
@@ -99,7 +111,6 @@ void evb_label_set(evb_state *st, const char *label);
 /* Reports the run as failed with msg. The loop answers false from then on;
  * keep calling it until it does. */
 void evb_skip_with_error(evb_state *st, const char *msg);
-bool evb_error_occurred(const evb_state *st);
 
 #ifdef __cplusplus
 }

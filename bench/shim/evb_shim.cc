@@ -1,6 +1,9 @@
 // evb shim: registers the C benchmarks of bench/ with Google Benchmark and
 // exposes the running State to C (evb.h). The only C++ in the project.
 //
+// One direction of calls: main is C (evb_main.c) and calls in here; this
+// file calls no C function by name, only the pointers of each evb_bench.
+//
 // Kept to the API of Google Benchmark 1.7.1 (Debian bookworm), which 1.8.x
 // (the GPU machine) still has: RegisterBenchmark with a lambda, Setup and
 // Teardown as plain function pointers, AddCustomContext, KeepRunningBatch.
@@ -21,11 +24,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-extern "C" {
-// bench/evb_context.c: machine, CPU and GPU facts for the JSON context.
-void evb_context_collect(void (*add)(const char *key, const char *value));
-}
 
 namespace {
 
@@ -80,6 +78,17 @@ struct Slot {
   std::mutex failure_mu;            // guards failure (threads fail at once)
   std::string failure;              // the current run's first error message
 };
+
+// 1, 2, 4, 8, 16 and 2 x the online CPUs, sorted, without duplicates.
+const std::vector<int> &default_threads() {
+  static const std::vector<int> list = [] {
+    std::vector<int> v = {1, 2, 4, 8, 16, 2 * evb_cpu_count()};
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    return v;
+  }();
+  return list;
+}
 
 std::vector<std::unique_ptr<Slot>> &slots() {
   static std::vector<std::unique_ptr<Slot>> s;
@@ -153,17 +162,6 @@ int evb_cpu_count(void) {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
-const int *evb_default_threads(void) {
-  static std::vector<int> list = [] {
-    std::vector<int> v = {1, 2, 4, 8, 16, 2 * evb_cpu_count()};
-    std::sort(v.begin(), v.end());
-    v.erase(std::unique(v.begin(), v.end()), v.end());
-    v.push_back(0);
-    return v;
-  }();
-  return list.data();
-}
-
 void evb_register(const evb_bench *b) {
   size_t index = slots().size();
   if (index >= kMaxBenches) {
@@ -193,22 +191,19 @@ void evb_register(const evb_bench *b) {
   auto hooks = hooks_for(index, std::make_index_sequence<kMaxBenches>{});
   bm->Setup(hooks.first)->Teardown(hooks.second)->Unit(benchmark::kNanosecond);
   if (b->real_time) bm->UseRealTime();
-  for (const int *t = b->threads ? b->threads : evb_default_threads(); *t > 0; ++t)
-    bm->Threads(*t);
+  if (b->threads) {
+    for (const int *t = b->threads; *t > 0; ++t) bm->Threads(*t);
+  } else {
+    for (int t : default_threads()) bm->Threads(t);
+  }
 }
-
-bool evb_keep_running(evb_state *st) { return st->st->KeepRunning(); }
 
 bool evb_keep_running_batch(evb_state *st, uint64_t n) {
   return st->st->KeepRunningBatch(static_cast<benchmark::IterationCount>(n));
 }
 
 int evb_thread_index(const evb_state *st) { return static_cast<int>(st->st->thread_index()); }
-int evb_threads(const evb_state *st) { return static_cast<int>(st->st->threads()); }
-uint64_t evb_iterations(const evb_state *st) { return static_cast<uint64_t>(st->st->iterations()); }
-void *evb_user(const evb_state *st) { return st->slot->bench.user; }
 void *evb_ctx(const evb_state *st) { return st->slot->run.ctx; }
-const char *evb_name(const evb_state *st) { return st->slot->name.c_str(); }
 void evb_sync(evb_state *st) { st->slot->barrier.wait(); }
 
 void evb_counter_set(evb_state *st, const char *name, double value, int flags) {
@@ -229,15 +224,15 @@ void evb_skip_with_error(evb_state *st, const char *msg) {
   if (!st->st->error_occurred()) st->st->SkipWithError(msg);
 }
 
-bool evb_error_occurred(const evb_state *st) { return st->st->error_occurred(); }
-
 }  // extern "C"
+
+namespace {
 
 // EVB_MIN_TIME (seconds) becomes --benchmark_min_time in the spelling of the
 // library built against: 1.7.1 takes only a plain number, 1.8 wants a unit
 // ("0.02s") and warns once per benchmark without one. (MinTime() on each
 // benchmark would do too, but puts "/min_time:0.020" into every name.)
-static std::string evb_min_time_flag() {
+std::string min_time_flag() {
   const char *mt = std::getenv("EVB_MIN_TIME");
   if (!mt || !*mt) return "";
   char *end = nullptr;
@@ -252,21 +247,31 @@ static std::string evb_min_time_flag() {
   return std::string("--benchmark_min_time=") + mt + (wants_unit ? "s" : "");
 }
 
-int main(int argc, char **argv) {
+}  // namespace
+
+extern "C" {
+
+int evb_initialize(int argc, char **argv) {
   // The flag goes first, so one given on the command line still wins.
-  std::string min_time = evb_min_time_flag();
-  std::vector<char *> args(argv, argv + argc);
+  // Both live until exit: Google Benchmark keeps pointers into argv.
+  static std::string min_time = min_time_flag();
+  static std::vector<char *> args;
+  args.assign(argv, argv + argc);
   if (!min_time.empty()) args.insert(args.begin() + 1, &min_time[0]);
   args.push_back(nullptr);
-  argc = static_cast<int>(args.size()) - 1;
-  argv = args.data();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  evb_context_collect([](const char *key, const char *value) {
-    benchmark::AddCustomContext(key, value);
-  });
-  evb_register_all();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
+  int n = static_cast<int>(args.size()) - 1;
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
   return 0;
 }
+
+void evb_add_context(const char *key, const char *value) {
+  benchmark::AddCustomContext(key, value);
+}
+
+void evb_run_benchmarks(void) {
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+}
+
+}  // extern "C"

@@ -1,7 +1,8 @@
-/* The smallest program against an installed evpool: a host-backend pool,
- * one lease taken and returned, teardown that destroys every event. Exits 0 when
- * the pool behaved. */
+/* The smallest program against evpool: a host-backend pool, one lease taken
+ * and returned, teardown that destroys every event. Exits 0 when the pool
+ * behaved and the library linked is the version of the headers. */
 #include <stdio.h>
+#include <string.h>
 
 #include <evpool/evpool.h>
 
@@ -14,6 +15,11 @@ int main(void)
     char err[256] = "";
     int rc;
 
+    if (strcmp(evp_version(), EVP_VERSION_STRING) != 0) {
+        fprintf(stderr, "evpool-consumer: headers %s, library %s\n", EVP_VERSION_STRING,
+                evp_version());
+        return 1;
+    }
     evp_config_init(&cfg);
     if ((rc = evp_config_set(&cfg, "EVPOOL_BACKEND", "host", err, sizeof err)) != 0 ||
         (rc = evp_config_set(&cfg, "EVPOOL_SIZE", "4", err, sizeof err)) != 0) {
@@ -36,7 +42,6 @@ int main(void)
                 (unsigned long long)final.events_destroyed);
         return 1;
     }
-    printf("evpool-consumer: evpool %d.%d.%d linked and working\n", EVPOOL_VERSION_MAJOR,
-           EVPOOL_VERSION_MINOR, EVPOOL_VERSION_PATCH);
+    printf("evpool-consumer: evpool %s linked and working\n", evp_version());
     return 0;
 }

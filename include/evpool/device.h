@@ -12,6 +12,8 @@
 #ifndef EVPOOL_DEVICE_H
 #define EVPOOL_DEVICE_H
 
+#include "evpool/api.h"
+
 #include "evpool/host.h"
 #include "evpool/pool.h"
 
@@ -24,18 +26,18 @@ extern "C" {
  * EVP_EINVAL (invalid EVPOOL_* environment: the message is logged; no pool
  * is created and the next call tries again); EVP_EBACKEND / EVP_ENOMEM from
  * pool creation; EVP_EINVAL for out == NULL. */
-int evp_device_pool(int device, evp_pool_t **out);
+EVP_API int evp_device_pool(int device, evp_pool_t **out);
 
 /* Number of devices the registry serves: the CUDA device count on the CUDA
  * backend, EVP_HOST_DEVICES on the host backend. Returns the count (> 0) or
  * a negative EVP_E* code (EVP_EINVAL for a bad EVPOOL_BACKEND, EVP_ENODEV for
  * EVPOOL_BACKEND=cuda without a usable GPU). */
-int evp_device_count(void);
+EVP_API int evp_device_count(void);
 
 /* Destroys every registry pool (see evp_pool_destroy) and returns the total
  * of leases never returned in *leaked (may be NULL). Returns 0 or the first
  * error met. */
-int evp_device_shutdown(uint64_t *leaked);
+EVP_API int evp_device_shutdown(uint64_t *leaked);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,8 @@
 #ifndef EVPOOL_HOST_H
 #define EVPOOL_HOST_H
 
+#include "evpool/api.h"
+
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -23,18 +25,18 @@ typedef struct evp_host_stream evp_host_stream_t;
 #define EVP_HOST_DEVICES 8
 
 /* Returns 0 and *out; EVP_ENOMEM; EVP_EBACKEND (thread creation failed). */
-int evp_host_stream_create(evp_host_stream_t **out);
+EVP_API int evp_host_stream_create(evp_host_stream_t **out);
 
 /* Queues fn(arg) to run on the stream's worker. Returns 0; EVP_EINVAL (NULL
  * stream or fn); EVP_ENOMEM. */
-int evp_host_stream_enqueue(evp_host_stream_t *s, void (*fn)(void *), void *arg);
+EVP_API int evp_host_stream_enqueue(evp_host_stream_t *s, void (*fn)(void *), void *arg);
 
 /* Waits until everything enqueued so far has run. Returns 0; EVP_EINVAL. */
-int evp_host_stream_synchronize(evp_host_stream_t *s);
+EVP_API int evp_host_stream_synchronize(evp_host_stream_t *s);
 
 /* Runs what is queued, stops the worker and frees the stream. The caller
  * must not use events recorded on it afterwards. NULL is a no-op. */
-void evp_host_stream_destroy(evp_host_stream_t *s);
+EVP_API void evp_host_stream_destroy(evp_host_stream_t *s);
 
 #ifdef __cplusplus
 }

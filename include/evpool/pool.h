@@ -76,6 +76,8 @@
 #ifndef EVPOOL_POOL_H
 #define EVPOOL_POOL_H
 
+#include "evpool/api.h"
+
 #include <stdint.h>
 
 #include "evpool/config.h"
@@ -117,7 +119,7 @@ typedef struct evp_pool_stats {
  * Returns 0 and *out; EVP_EINVAL (bad config or arguments, message logged),
  * EVP_ENODEV (backend cuda requested and no usable GPU, or device out of
  * range), EVP_EBACKEND (event creation failed), EVP_ENOMEM. */
-int evp_pool_create(int device, const evp_config_t *cfg, evp_pool_t **out);
+EVP_API int evp_pool_create(int device, const evp_config_t *cfg, evp_pool_t **out);
 
 /* Destroys every event the pool created, exactly once, and frees the pool.
  * Leases never returned are reported in a warning (their slots at debug log
@@ -127,7 +129,7 @@ int evp_pool_create(int device, const evp_config_t *cfg, evp_pool_t **out);
  * too (CUDA defers the release until the work is done). Returns 0;
  * EVP_EINVAL (NULL pool); EVP_EBACKEND if a backend destroy failed (every
  * event is still attempted and the pool is still freed). */
-int evp_pool_destroy(evp_pool_t *pool, evp_pool_stats_t *final);
+EVP_API int evp_pool_destroy(evp_pool_t *pool, evp_pool_stats_t *final);
 
 /* Leases one event. Under EVPOOL_ON_EXHAUST=wait it sleeps up to the wait
  * timeout for an event to come back (FIFO among waiters); under fail it
@@ -135,38 +137,38 @@ int evp_pool_destroy(evp_pool_t *pool, evp_pool_stats_t *final);
  * (exhausted), EVP_EBACKEND or EVP_ENOMEM (growing the pool failed, or no
  * memory for the thread's cache), EVP_EINVAL (NULL argument), EVP_ENODEV
  * (a pool of the parent in a forked child). */
-int evp_pool_lease(evp_pool_t *pool, evp_lease_t *out);
+EVP_API int evp_pool_lease(evp_pool_t *pool, evp_lease_t *out);
 
 /* Returns a lease to the pool. Never waits. Returns 0; EVP_ESTALE (not an
  * outstanding lease of this pool: already returned, forged, another
  * pool's; nothing changes, the stale_returns counter counts it); EVP_EINVAL
  * (NULL pool, EVP_LEASE_NONE, or a slot beyond max); EVP_ENODEV (forked
  * child). */
-int evp_pool_return(evp_pool_t *pool, evp_lease_t lease);
+EVP_API int evp_pool_return(evp_pool_t *pool, evp_lease_t lease);
 
 /* Leases n events, all or nothing: 0 with leases[0..n) filled, or an error
  * of evp_pool_lease with every event obtained given back (leases[] then
  * holds EVP_LEASE_NONE). Under EVPOOL_ON_EXHAUST=wait the events already
  * obtained are held while waiting for the rest (each wait bounded by the
  * timeout). EVP_EINVAL: NULL pool, NULL leases with n > 0, or n > max. */
-int evp_pool_lease_many(evp_pool_t *pool, uint32_t n, evp_lease_t leases[]);
+EVP_API int evp_pool_lease_many(evp_pool_t *pool, uint32_t n, evp_lease_t leases[]);
 
 /* Returns n leases, each checked as evp_pool_return does (duplicates within
  * one call: the second is EVP_ESTALE). results (may be NULL) receives each
  * one's code. Returns the number refused (0..n), or EVP_EINVAL (NULL pool,
  * NULL leases with n > 0) / EVP_ENODEV (forked child) before returning any. */
-int evp_pool_return_many(evp_pool_t *pool, uint32_t n, const evp_lease_t leases[], int results[]);
+EVP_API int evp_pool_return_many(evp_pool_t *pool, uint32_t n, const evp_lease_t leases[], int results[]);
 
 /* Gives every event the calling thread parked in its cache of this pool
  * back to the shared depot (or to waiters): for a thread pool parking a
  * worker. Returns 0; EVP_EINVAL (NULL pool); EVP_ENODEV (forked child). */
-int evp_pool_thread_flush(evp_pool_t *pool);
+EVP_API int evp_pool_thread_flush(evp_pool_t *pool);
 
 /* Records the lease's event on `stream` (cudaStream_t on the CUDA backend,
  * evp_host_stream_t * on the host backend; NULL is the default stream).
  * Returns 0; EVP_ESTALE; EVP_EINVAL; EVP_EBACKEND (record failed: the lease
  * then has no recorded work and evp_pool_query answers EVP_ENODATA). */
-int evp_pool_record(evp_pool_t *pool, evp_lease_t lease, void *stream);
+EVP_API int evp_pool_record(evp_pool_t *pool, evp_lease_t lease, void *stream);
 
 /* Polls the work recorded through this lease. Returns 1 when it is
  * complete, 0 while it is pending; EVP_ENODATA if nothing was recorded
@@ -175,26 +177,26 @@ int evp_pool_record(evp_pool_t *pool, evp_lease_t lease, void *stream);
  * query (the lease is re-validated after every answer, so a query racing
  * with a return, a new lease and a record by others never reports their
  * state as ours); EVP_EBACKEND if the backend query failed; EVP_EINVAL. */
-int evp_pool_query(evp_pool_t *pool, evp_lease_t lease);
+EVP_API int evp_pool_query(evp_pool_t *pool, evp_lease_t lease);
 
 /* The backend event behind a lease (a cudaEvent_t on the CUDA backend), for
  * cudaStreamWaitEvent and the like. Valid until the lease is returned.
  * Returns 0; EVP_ESTALE; EVP_EINVAL. */
-int evp_pool_event(evp_pool_t *pool, evp_lease_t lease, void **event);
+EVP_API int evp_pool_event(evp_pool_t *pool, evp_lease_t lease, void **event);
 
 /* A consistent-enough snapshot of the counters (each counter is exact; the
  * set is not one atomic snapshot while other threads run). Thread-safe.
  * pool == NULL: *out is zeroed. out == NULL: no-op. */
-void evp_pool_stats(evp_pool_t *pool, evp_pool_stats_t *out);
+EVP_API void evp_pool_stats(evp_pool_t *pool, evp_pool_stats_t *out);
 
 /* The resolved configuration of the pool (sources included).
  * pool == NULL: *out is zeroed. out == NULL: no-op. */
-void evp_pool_config(const evp_pool_t *pool, evp_config_t *out);
+EVP_API void evp_pool_config(const evp_pool_t *pool, evp_config_t *out);
 
 /* The device the pool serves (EVP_EINVAL for a NULL pool) and the backend
  * it runs on ("cuda", "host"; "none" for a NULL pool). */
-int evp_pool_device(const evp_pool_t *pool);
-const char *evp_pool_backend(const evp_pool_t *pool);
+EVP_API int evp_pool_device(const evp_pool_t *pool);
+EVP_API const char *evp_pool_backend(const evp_pool_t *pool);
 
 /* Slot and generation of a lease (for logs and tests). */
 static inline uint32_t evp_lease_slot(evp_lease_t l) { return (uint32_t)(l & 0xffffffu); }

@@ -1,15 +1,20 @@
-/* evpool — event backends: an ops table the pool drives.
+/* evpool — backends: an ops table the layers above drive.
  *
- * A backend creates, destroys, records and queries opaque event handles.
- * `cuda` wraps cudaEvent_t; `host` uses completion counters advanced by host
- * worker streams (evpool/host.h), so the whole library runs without a GPU.
- * Nothing above the pool knows which one is in use. */
+ * A backend creates, destroys, records and queries opaque event handles,
+ * runs streams, and enqueues copies and host callbacks on them; its memory
+ * export/import ops are a sibling table (backend/mem.h) reached as `mem`.
+ * `cuda` wraps cudaEvent_t and cudaStream_t; `host` uses completion
+ * counters advanced by host worker streams (evpool/host.h), so the whole
+ * library runs without a GPU. Nothing above the pool knows which one is in
+ * use. */
 #ifndef EVPOOL_SRC_BACKEND_BACKEND_H
 #define EVPOOL_SRC_BACKEND_BACKEND_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "evpool/config.h"
+#include "backend/mem.h"
 
 typedef void *evp_event_t;
 
@@ -40,6 +45,30 @@ struct evp_backend {
     int (*stream_destroy)(int device, void *stream);
     /* Waits until everything queued on the stream has run. 0, EVP_EBACKEND. */
     int (*stream_sync)(void *stream);
+
+    /* Copies and callbacks, in stream order. A host stream needs a stream
+     * (NULL is EVP_EINVAL); CUDA's NULL is the legacy default stream. */
+    /* Enqueues a copy of len bytes dst <- src (any of device, peer device,
+     * host; CUDA: cudaMemcpyAsync with cudaMemcpyDefault; host: memcpy on
+     * the stream's worker). len 0 enqueues nothing. The ranges must not
+     * overlap. 0; EVP_EINVAL (NULL pointer with len > 0, overlap, host: no
+     * stream); EVP_ENOMEM; EVP_EBACKEND (the CUDA error is logged). */
+    int (*copy)(void *dst, const void *src, size_t len, void *stream);
+    /* Enqueues n independent copies dst[i] <- src[i] of len[i] bytes: all
+     * of them or (on an argument error) none. Their order among themselves
+     * is unspecified, so they must not depend on each other (CUDA:
+     * cudaMemcpyBatchAsync where runtime and driver have it, else one
+     * cudaMemcpyAsync each — decided once per process). Returns as copy;
+     * n == 0 is 0. */
+    int (*copy_batch)(void *const *dst, const void *const *src, const size_t *len, size_t n, void *stream);
+    /* Enqueues fn(arg) on the host, after the work queued before it and
+     * before the work queued after it (CUDA: cudaLaunchHostFunc; fn must
+     * not call CUDA). 0; EVP_EINVAL (NULL fn; host: NULL stream);
+     * EVP_ENOMEM; EVP_EBACKEND. */
+    int (*host_fn)(void *stream, void (*fn)(void *), void *arg);
+
+    /* Memory export/import between processes (backend/mem.h). */
+    const struct evp_backend_mem *mem;
 };
 
 extern const struct evp_backend evp_backend_cuda;
@@ -50,5 +79,10 @@ extern const struct evp_backend evp_backend_host;
  * reason). CUDA without a usable GPU is EVP_ENODEV (logged). Thread-safe;
  * the GPU probe runs once per process. */
 int evp_backend_resolve(evp_backend_kind_t kind, const struct evp_backend **out);
+
+/* Checks a batch of copy arguments for both backends: n copies, each with
+ * non-NULL pointers where len > 0 and non-overlapping ranges. 0 or
+ * EVP_EINVAL (logged, naming the copy). */
+int evp_backend_copy_check(void *const *dst, const void *const *src, const size_t *len, size_t n);
 
 #endif

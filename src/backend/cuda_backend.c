@@ -1,18 +1,15 @@
-/* CUDA backend: cudaEvent_t through the runtime API. The runtime is linked
+/* CUDA backend: events, streams, copies and host callbacks through the
+ * runtime API (memory export/import: cuda_mem.c). The runtime is linked
  * statically (CUDA::cudart_static) and loads the driver itself, so without a
  * driver every call fails cleanly and we report EVP_ENODEV. */
 #include <cuda_runtime_api.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "evpool/error.h"
 #include "backend/backend.h"
+#include "backend/cuda_device.h"
 #include "base/log.h"
-
-static int evp_cuda_fail(const char *what, cudaError_t e)
-{
-    evp_error("%s failed: %s (%s)", what, cudaGetErrorName(e), cudaGetErrorString(e));
-    return EVP_EBACKEND;
-}
 
 static int evp_cuda_device_count(char *why, size_t len)
 {
@@ -30,28 +27,6 @@ static int evp_cuda_device_count(char *why, size_t len)
         return EVP_ENODEV;
     }
     return n;
-}
-
-/* Makes `device` current, remembering the caller's device in *prev. */
-static int evp_cuda_enter(int device, int *prev)
-{
-    cudaError_t e = cudaGetDevice(prev);
-    if (e != cudaSuccess)
-        return evp_cuda_fail("cudaGetDevice", e);
-    if (*prev != device && (e = cudaSetDevice(device)) != cudaSuccess)
-        return evp_cuda_fail("cudaSetDevice", e);
-    return 0;
-}
-
-/* Restores the caller's device; rc is the result so far. */
-static int evp_cuda_leave(int device, int prev, int rc)
-{
-    if (prev != device) {
-        cudaError_t e = cudaSetDevice(prev);
-        if (e != cudaSuccess && rc == 0)
-            return evp_cuda_fail("cudaSetDevice (restore)", e);
-    }
-    return rc;
 }
 
 /* Events belong to the context current when they are created: make the
@@ -123,6 +98,97 @@ static int evp_cuda_stream_sync(void *stream)
     return e == cudaSuccess ? 0 : evp_cuda_fail("cudaStreamSynchronize", e);
 }
 
+static int evp_cuda_copy(void *dst, const void *src, size_t len, void *stream)
+{
+    int rc = evp_backend_copy_check(&dst, &src, &len, 1);
+    if (rc || len == 0)
+        return rc;
+    cudaError_t e = cudaMemcpyAsync(dst, src, len, cudaMemcpyDefault, (cudaStream_t)stream);
+    return e == cudaSuccess ? 0 : evp_cuda_fail("cudaMemcpyAsync", e);
+}
+
+static int evp_cuda_copy_each(void *const *dst, const void *const *src, const size_t *len, size_t n,
+                              cudaStream_t stream)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (len[i] == 0)
+            continue;
+        cudaError_t e = cudaMemcpyAsync(dst[i], src[i], len[i], cudaMemcpyDefault, stream);
+        if (e != cudaSuccess)
+            return evp_cuda_fail("cudaMemcpyAsync (batch)", e);
+    }
+    return 0;
+}
+
+#if CUDART_VERSION >= 12080
+/* Whether cudaMemcpyBatchAsync works here: 0 not tried yet, 1 yes, -1 no (a
+ * runtime newer than the driver answers cudaErrorCallRequiresNewerDriver).
+ * Decided by the first batch; relaxed: a racing first call just tries too,
+ * and the answer is the same for every caller. */
+static _Atomic int evp_cuda_batch_state;
+
+/* 1 enqueued as one batch; 0 not here (use one cudaMemcpyAsync each);
+ * EVP_EBACKEND. */
+static int evp_cuda_copy_batched(void *const *dst, const void *const *src, const size_t *len, size_t n,
+                                 cudaStream_t stream)
+{
+    /* The legacy default stream is refused by cudaMemcpyBatchAsync; zero
+     * sizes are not promised to be accepted. */
+    if (atomic_load_explicit(&evp_cuda_batch_state, memory_order_relaxed) < 0 || n < 2 || !stream ||
+        stream == cudaStreamLegacy)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (len[i] == 0)
+            return 0;
+    /* One attribute for all copies: the sources are read in stream order,
+     * like cudaMemcpyAsync. The location hints only matter for managed
+     * memory and stay unset. */
+    struct cudaMemcpyAttributes attr = {.srcAccessOrder = cudaMemcpySrcAccessOrderStream};
+    size_t first = 0;
+#if CUDART_VERSION >= 13000
+    cudaError_t e = cudaMemcpyBatchAsync(dst, src, len, n, &attr, &first, 1, stream);
+#else
+    size_t fail_idx = 0;
+    cudaError_t e = cudaMemcpyBatchAsync((void **)dst, (void **)src, (size_t *)len, n, &attr, &first, 1,
+                                         &fail_idx, stream);
+#endif
+    if (e == cudaSuccess) {
+        atomic_store_explicit(&evp_cuda_batch_state, 1, memory_order_relaxed);
+        return 1;
+    }
+    if (e == cudaErrorCallRequiresNewerDriver || e == cudaErrorNotSupported) {
+        cudaGetLastError(); /* not the application's error */
+        if (atomic_exchange_explicit(&evp_cuda_batch_state, -1, memory_order_relaxed) != -1)
+            evp_info("cudaMemcpyBatchAsync unavailable (%s): batches use one cudaMemcpyAsync per copy",
+                     cudaGetErrorName(e));
+        return 0;
+    }
+    return evp_cuda_fail("cudaMemcpyBatchAsync", e);
+}
+#endif
+
+static int evp_cuda_copy_batch(void *const *dst, const void *const *src, const size_t *len, size_t n,
+                               void *stream)
+{
+    int rc = evp_backend_copy_check(dst, src, len, n);
+    if (rc)
+        return rc;
+#if CUDART_VERSION >= 12080
+    rc = evp_cuda_copy_batched(dst, src, len, n, (cudaStream_t)stream);
+    if (rc)
+        return rc < 0 ? rc : 0;
+#endif
+    return evp_cuda_copy_each(dst, src, len, n, (cudaStream_t)stream);
+}
+
+static int evp_cuda_host_fn(void *stream, void (*fn)(void *), void *arg)
+{
+    if (!fn)
+        return EVP_EINVAL;
+    cudaError_t e = cudaLaunchHostFunc((cudaStream_t)stream, fn, arg);
+    return e == cudaSuccess ? 0 : evp_cuda_fail("cudaLaunchHostFunc", e);
+}
+
 const struct evp_backend evp_backend_cuda = {
     .name = "cuda",
     .device_count = evp_cuda_device_count,
@@ -133,4 +199,8 @@ const struct evp_backend evp_backend_cuda = {
     .stream_create = evp_cuda_stream_create,
     .stream_destroy = evp_cuda_stream_destroy,
     .stream_sync = evp_cuda_stream_sync,
+    .copy = evp_cuda_copy,
+    .copy_batch = evp_cuda_copy_batch,
+    .host_fn = evp_cuda_host_fn,
+    .mem = &evp_mem_cuda,
 };

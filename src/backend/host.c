@@ -4,12 +4,17 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "evpool/error.h"
 
+/* One queued item: fn(arg), or (fn == NULL) a copy dst <- src of len bytes. */
 struct evp_host_work {
     void (*fn)(void *);
     void *arg;
+    void *dst;
+    const void *src;
+    size_t len;
     struct evp_host_work *next;
 };
 
@@ -40,7 +45,10 @@ static void *evp_host_stream_main(void *arg)
         if (!s->head)
             s->tail = NULL;
         pthread_mutex_unlock(&s->mu);
-        w->fn(w->arg);
+        if (w->fn)
+            w->fn(w->arg);
+        else
+            memcpy(w->dst, w->src, w->len);
         free(w);
         pthread_mutex_lock(&s->mu);
         atomic_store_explicit(&s->done, atomic_load_explicit(&s->done, memory_order_relaxed) + 1,
@@ -72,6 +80,23 @@ int evp_host_stream_create(evp_host_stream_t **out)
     return 0;
 }
 
+/* Appends the chain first..last (n items, linked) in one step, so a batch
+ * is queued whole or not at all. */
+static void evp_host_stream_append(struct evp_host_stream *s, struct evp_host_work *first,
+                                   struct evp_host_work *last, uint64_t n)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->tail)
+        s->tail->next = first;
+    else
+        s->head = first;
+    s->tail = last;
+    atomic_store_explicit(&s->enqueued, atomic_load_explicit(&s->enqueued, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+    pthread_cond_signal(&s->more);
+    pthread_mutex_unlock(&s->mu);
+}
+
 int evp_host_stream_enqueue(evp_host_stream_t *s, void (*fn)(void *), void *arg)
 {
     if (!s || !fn)
@@ -80,16 +105,39 @@ int evp_host_stream_enqueue(evp_host_stream_t *s, void (*fn)(void *), void *arg)
     if (!w)
         return EVP_ENOMEM;
     *w = (struct evp_host_work){.fn = fn, .arg = arg};
-    pthread_mutex_lock(&s->mu);
-    if (s->tail)
-        s->tail->next = w;
-    else
-        s->head = w;
-    s->tail = w;
-    atomic_store_explicit(&s->enqueued, atomic_load_explicit(&s->enqueued, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    pthread_cond_signal(&s->more);
-    pthread_mutex_unlock(&s->mu);
+    evp_host_stream_append(s, w, w, 1);
+    return 0;
+}
+
+int evp_host_stream_enqueue_copies(evp_host_stream_t *s, void *const *dst, const void *const *src,
+                                   const size_t *len, size_t n)
+{
+    if (!s)
+        return EVP_EINVAL;
+    struct evp_host_work *first = NULL, *last = NULL;
+    uint64_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (len[i] == 0)
+            continue;
+        struct evp_host_work *w = malloc(sizeof *w);
+        if (!w) {
+            while (first) {
+                struct evp_host_work *next = first->next;
+                free(first);
+                first = next;
+            }
+            return EVP_ENOMEM;
+        }
+        *w = (struct evp_host_work){.dst = dst[i], .src = src[i], .len = len[i]};
+        if (last)
+            last->next = w;
+        else
+            first = w;
+        last = w;
+        count++;
+    }
+    if (first)
+        evp_host_stream_append(s, first, last, count);
     return 0;
 }
 

@@ -4,7 +4,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 /* -1 = not yet read from EVPOOL_LOG. Relaxed: the level is a hint, any value
@@ -13,15 +12,17 @@ static _Atomic int evp_log_level = -1;
 
 static const char *const evp_log_names[] = {"error", "warn", "info", "debug"};
 
+/* EVPOOL_LOG through the configuration's own parser (config.c), so the
+ * words and the default are written once. A bad value keeps the default
+ * here; config validation reports it at pool creation. */
 static int evp_log_level_from_env(void)
 {
-    const char *v = getenv("EVPOOL_LOG");
+    evp_config_t cfg;
+    evp_config_init(&cfg);
+    const char *v = getenv(evp_config_knob_name(EVP_KNOB_LOG));
     if (v)
-        for (int i = 0; i <= EVP_LOG_DEBUG; i++)
-            if (strcmp(v, evp_log_names[i]) == 0)
-                return i;
-    /* A bad EVPOOL_LOG is reported by config validation at pool creation. */
-    return EVP_LOG_WARN;
+        evp_config_set(&cfg, evp_config_knob_name(EVP_KNOB_LOG), v, NULL, 0);
+    return (int)cfg.log;
 }
 
 void evp_log_set_level(evp_log_level_t level)
