@@ -110,6 +110,12 @@ static int evb_evpool_impl_ret(void *pool, uint64_t item)
     return evp_pool_return(pool, item);
 }
 
+static int evb_evpool_impl_ret_many(void *pool, uint32_t n, const uint64_t *items)
+{
+    int refused = evp_pool_return_many(pool, n, items, NULL);
+    return refused > 0 ? EVP_ESTALE : refused;
+}
+
 static int evb_evpool_impl_check(void *pool, uint64_t leases, char *err, size_t len)
 {
     return evb_evpool_check(pool, leases, err, len);
@@ -127,19 +133,29 @@ static void evb_evpool_impl_destroy(void *pool)
     evb_evpool_destroy(pool, "patterns");
 }
 
-static const evb_impl evb_evpool_impl = {
-    .name = "evpool",
-    .create = evb_evpool_impl_create,
-    .lease = evb_evpool_impl_lease,
-    .ret = evb_evpool_impl_ret,
-    .error_name = evp_strerror,
-    .timeout_rc = EVP_EAGAIN,
-    .check = evb_evpool_impl_check,
-    .label = evb_evpool_impl_label,
-    .destroy = evb_evpool_impl_destroy,
-};
+/* One table per variant; they differ in name and in ret_many only. */
+#define EVB_EVPOOL_IMPL(var, impl_name, bulk)                                                     \
+    static const evb_impl var = {                                                                 \
+        .name = impl_name,                                                                        \
+        .create = evb_evpool_impl_create,                                                         \
+        .lease = evb_evpool_impl_lease,                                                           \
+        .ret = evb_evpool_impl_ret,                                                               \
+        .ret_many = bulk,                                                                         \
+        .error_name = evp_strerror,                                                               \
+        .timeout_rc = EVP_EAGAIN,                                                                 \
+        .check = evb_evpool_impl_check,                                                           \
+        .label = evb_evpool_impl_label,                                                           \
+        .destroy = evb_evpool_impl_destroy,                                                       \
+    }
 
+EVB_EVPOOL_IMPL(evb_evpool_impl, "evpool", NULL);
 EVB_DEFINE_PATTERNS(evpool, &evb_evpool_impl)
+
+/* The same pool, with the progress thread returning each drained queue
+ * through evp_pool_return_many. */
+EVB_EVPOOL_IMPL(evb_evpool_bulk_impl, "evpool_bulk", evb_evpool_impl_ret_many);
+
+EVB_DEFINE_PATTERNS(evpool_bulk, &evb_evpool_bulk_impl)
 
 void evb_evpool_register(void)
 {
@@ -159,5 +175,9 @@ void evb_evpool_register(void)
         char label[32];
         snprintf(label, sizeof label, "evpool_tc%u", caches[i]);
         evb_evpool_register_patterns(label, &p);
+        if (i == 0) {
+            snprintf(label, sizeof label, "evpool_bulk_tc%u", caches[i]);
+            evb_evpool_bulk_register_patterns(label, &p);
+        }
     }
 }

@@ -15,6 +15,9 @@
  *   max_wait_ratio  max_ns / timeout_ns: below 1, nobody starved past it
  *   eagain          leases answered EVP_EAGAIN (waited the whole timeout)
  *   exhaust_waits, exhaust_wait_ns, steals, high_water: the pool's stats
+ *   waited          leases that took over EVB_EXHAUST_WAITED_NS (they left
+ *                   the fast path and slept or retried), and of those:
+ *   wait_p50_ns, wait_p99_ns, wait_max_ns   the wait distribution
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,7 @@
 #define EVB_EXHAUST_HOLD_NS 1000u
 #define EVB_EXHAUST_TIMEOUT_US 1000000u /* EVPOOL_WAIT_TIMEOUT_US's default */
 #define EVB_EXHAUST_BATCH 16
+#define EVB_EXHAUST_WAITED_NS 2000u /* above any lease that did not wait */
 
 typedef struct evb_exhaust_spec {
     uint32_t size, thread_cache;
@@ -37,6 +41,7 @@ typedef struct evb_exhaust_spec {
 typedef struct evb_exhaust_ctx {
     evb_results results; /* first: the fixture (evb_run.h) */
     evp_pool_t *pool;
+    evb_hist waited[EVB_EXHAUST_THREADS]; /* per thread: leases that waited */
 } evb_exhaust_ctx;
 
 static int evb_exhaust_setup(evb_run *run)
@@ -85,6 +90,14 @@ static void evb_exhaust_finish(evb_state *st, evb_exhaust_ctx *ctx)
     evb_counter_set(st, "exhaust_wait_ns", (double)s.exhaust_wait_ns, EVB_COUNTER_PLAIN);
     evb_counter_set(st, "steals", (double)s.steals, EVB_COUNTER_PLAIN);
     evb_counter_set(st, "high_water", (double)s.high_water, EVB_COUNTER_PLAIN);
+    evb_hist waited;
+    evb_hist_reset(&waited);
+    for (int i = 0; i < EVB_EXHAUST_THREADS; i++)
+        evb_hist_merge(&waited, &ctx->waited[i]);
+    evb_counter_set(st, "waited", (double)waited.count, EVB_COUNTER_PLAIN);
+    evb_counter_set(st, "wait_p50_ns", evb_hist_quantile(&waited, 0.50), EVB_COUNTER_PLAIN);
+    evb_counter_set(st, "wait_p99_ns", evb_hist_quantile(&waited, 0.99), EVB_COUNTER_PLAIN);
+    evb_counter_set(st, "wait_max_ns", (double)waited.max_ns, EVB_COUNTER_PLAIN);
     char label[128];
     evb_label_set(st, evb_evpool_label(ctx->pool, label, sizeof label));
 
@@ -108,7 +121,10 @@ static void evb_exhaust_body(evb_state *st)
         evp_lease_t lease;
         uint64_t t0 = evb_ticks_begin();
         int rc = evp_pool_lease(ctx->pool, &lease);
-        evb_hist_record(&l.res->hist, evb_ticks_to_ns(evb_ticks_end() - t0));
+        uint64_t took = evb_ticks_to_ns(evb_ticks_end() - t0);
+        evb_hist_record(&l.res->hist, took);
+        if (took > EVB_EXHAUST_WAITED_NS)
+            evb_hist_record(&ctx->waited[evb_thread_index(st)], took);
         if (rc == EVP_EAGAIN) {
             l.res->eagain++;
             continue;

@@ -34,6 +34,10 @@ typedef struct evb_impl {
     int (*create)(const evb_impl_params *p, void **pool, char *err, size_t len);
     int (*lease)(void *pool, uint64_t *item);
     int (*ret)(void *pool, uint64_t item); /* 0 or a negative code */
+    /* Optional: returns items[0..n) at once (the progress thread then
+     * returns each drained queue in bulk). 0, or a negative code if any
+     * was refused. NULL: one ret per item. */
+    int (*ret_many)(void *pool, uint32_t n, const uint64_t *items);
     const char *(*error_name)(int rc);
     /* The lease code meaning "waited the whole wait timeout, nothing came
      * back" (evpool's EVP_EAGAIN): counted and retried, not a failure.

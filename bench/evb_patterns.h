@@ -178,7 +178,19 @@ static inline uint64_t evb_spsc_drain(evb_pattern_ctx *ctx, const evb_impl *impl
     uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed); /* own */
     if (h == t)
         return 0;
-    for (uint64_t i = h; i != t; i++) {
+    for (uint64_t i = h; impl->ret_many && i != t;) {
+        /* Bulk: the queue's contiguous runs (two when it wraps). */
+        uint64_t at = i & (EVB_SPSC_CAP - 1u), k = t - i;
+        if (k > EVB_SPSC_CAP - at)
+            k = EVB_SPSC_CAP - at;
+        int rc = impl->ret_many(ctx->pool, (uint32_t)k, &q->item[at]);
+        if (__builtin_expect(rc != 0, 0) && ctx->progress_error == 0) {
+            ctx->progress_error = rc;
+            ctx->progress_error_item = q->item[at];
+        }
+        i += k;
+    }
+    for (uint64_t i = h; !impl->ret_many && i != t; i++) {
         uint64_t item = q->item[i & (EVB_SPSC_CAP - 1u)];
         int rc = impl->ret(ctx->pool, item);
         if (__builtin_expect(rc != 0, 0) && ctx->progress_error == 0) {

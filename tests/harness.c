@@ -1,6 +1,57 @@
 #include "harness.h"
 
 #include <stdarg.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void evp_test_capture_stderr(void (*fn)(void *), void *arg, char *buf, size_t len)
+{
+    FILE *tmp = tmpfile();
+    CHECK(tmp != NULL);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    CHECK(saved >= 0);
+    CHECK(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+    fn(arg);
+    fflush(stderr);
+    CHECK(dup2(saved, STDERR_FILENO) >= 0);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(buf, 1, len - 1, tmp);
+    buf[n] = '\0';
+    fclose(tmp);
+}
+
+int evp_test_count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+void evp_test_gate_hold(void *gate)
+{
+    evp_test_gate_t *g = gate;
+    while (!atomic_load(&g->open)) {
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+long evp_test_env_long(const char *name, long dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? atol(v) : dflt;
+}
+
+uint64_t evp_test_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 void evp_test_fail(const char *file, int line, const char *fmt, ...)
 {

@@ -3,6 +3,8 @@
 #ifndef EVPOOL_TESTS_HARNESS_H
 #define EVPOOL_TESTS_HARNESS_H
 
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,5 +49,30 @@ void evp_test_fail(const char *file, int line, const char *fmt, ...)
 /* A config for the host backend with the given knobs set explicitly
  * ("EVPOOL_SIZE", "4", ..., NULL); fails the test on a bad value. */
 evp_config_t evp_test_config(const char *name, ...);
+
+/* Runs fn(arg) with stderr captured into buf (NUL-terminated, truncated to
+ * len - 1 bytes). */
+void evp_test_capture_stderr(void (*fn)(void *), void *arg, char *buf, size_t len);
+
+/* Occurrences of needle in hay (overlapping ones counted). */
+int evp_test_count(const char *hay, const char *needle);
+
+/* A gate that holds a stream: evp_test_gate_hold (a host-stream callback,
+ * or a cudaLaunchHostFunc one: CUDART_CB is empty on Linux) polls until the
+ * gate is opened. */
+typedef struct evp_test_gate {
+    _Atomic int open;
+} evp_test_gate_t;
+void evp_test_gate_hold(void *gate);
+static inline void evp_test_gate_set(evp_test_gate_t *g, int open)
+{
+    atomic_store(&g->open, open);
+}
+
+/* getenv(name) as a long, or dflt when unset or empty. */
+long evp_test_env_long(const char *name, long dflt);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t evp_test_now_ns(void);
 
 #endif

@@ -385,31 +385,25 @@ static void test_validate_direct_fields(void)
     CHECK_STR(err, "EVPOOL_WAIT_TIMEOUT_US=3600000001");
 }
 
+struct load_env {
+    evp_config_t *cfg;
+    char *err;
+    size_t errlen;
+    int rc;
+};
+
+static void load_env(void *arg)
+{
+    struct load_env *l = arg;
+    l->rc = evp_config_load_env(l->cfg, l->err, l->errlen);
+}
+
 /* Runs evp_config_load_env with stderr captured into out. */
 static int load_env_captured(evp_config_t *cfg, char *err, size_t errlen, char *out, size_t len)
 {
-    FILE *tmp = tmpfile();
-    CHECK(tmp != NULL);
-    fflush(stderr);
-    int saved = dup(STDERR_FILENO);
-    CHECK(saved >= 0);
-    CHECK(dup2(fileno(tmp), STDERR_FILENO) >= 0);
-    int rc = evp_config_load_env(cfg, err, errlen);
-    CHECK(dup2(saved, STDERR_FILENO) >= 0);
-    close(saved);
-    rewind(tmp);
-    size_t n = fread(out, 1, len - 1, tmp);
-    out[n] = '\0';
-    fclose(tmp);
-    return rc;
-}
-
-static size_t count_of(const char *s, const char *sub)
-{
-    size_t n = 0;
-    for (const char *p = strstr(s, sub); p; p = strstr(p + 1, sub))
-        n++;
-    return n;
+    struct load_env l = {cfg, err, errlen, 0};
+    evp_test_capture_stderr(load_env, &l, out, len);
+    return l.rc;
 }
 
 static void test_unknown_variable_warned(void)
@@ -424,9 +418,9 @@ static void test_unknown_variable_warned(void)
     evp_config_init(&cfg);
     CHECK_RC(load_env_captured(&cfg, err, sizeof err, out, sizeof out), 0);
     CHECK_EQ(cfg.size, 16);
-    CHECK_EQ(count_of(out, "unknown variable EVPOOL_FOO ignored"), 1);
-    CHECK_EQ(count_of(out, "unknown variable EVPOOL_SIZ ignored"), 1);
-    CHECK_EQ(count_of(out, "unknown variable"), 2); /* EVPOOL_SIZE is a knob */
+    CHECK_EQ(evp_test_count(out, "unknown variable EVPOOL_FOO ignored"), 1);
+    CHECK_EQ(evp_test_count(out, "unknown variable EVPOOL_SIZ ignored"), 1);
+    CHECK_EQ(evp_test_count(out, "unknown variable"), 2); /* EVPOOL_SIZE is a knob */
     CHECK_STR(out, "known: EVPOOL_SIZE, EVPOOL_MAX, EVPOOL_ON_EXHAUST");
     /* below warn level nothing is printed */
     evp_log_set_level(EVP_LOG_ERROR);
@@ -569,7 +563,7 @@ static void test_every_bad_value_reported(void)
     CHECK_STR(err, "EVPOOL_THREAD_CACHE=\"4097\": out of range; accepted: integer 0..4096");
     CHECK_STR(err, "EVPOOL_LOG=\"verbose\": not an accepted value; accepted: error, warn, "
                    "info, debug");
-    CHECK_EQ(count_of(err, " | "), 3);
+    CHECK_EQ(evp_test_count(err, " | "), 3);
     CHECK(strstr(err, "EVPOOL_BACKEND") == NULL);
     check_same(&cfg, &before);
     /* a small buffer: truncated and terminated, the code unchanged */
@@ -588,7 +582,7 @@ static void test_every_bad_value_reported(void)
     CHECK_STR(err, "EVPOOL_ON_EXHAUST=5: out of range; accepted: wait, fail");
     CHECK_STR(err, "EVPOOL_MAX=8 is less than EVPOOL_SIZE=16");
     CHECK_STR(err, "EVPOOL_THREAD_CACHE=9 is greater than EVPOOL_MAX=8");
-    CHECK_EQ(count_of(err, " | "), 2);
+    CHECK_EQ(evp_test_count(err, " | "), 2);
 }
 
 /* The typo warning is printed once per process, not once per pool: a child
@@ -636,7 +630,7 @@ static void test_unknown_warned_once_per_process(void)
     CHECK(waitpid(pid, &status, 0) == pid);
     fputs(out, stderr);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    CHECK_EQ(count_of(out, "unknown variable EVPOOL_FOO ignored"), 1);
+    CHECK_EQ(evp_test_count(out, "unknown variable EVPOOL_FOO ignored"), 1);
 }
 
 /* Every code of EVP_ERRNO_MAP has its name and a message led by it; the

@@ -14,16 +14,9 @@
 #include "cuda_ok.h"
 #include "harness.h"
 
-static _Atomic int g_gate;
-
-/* Runs on a CUDA-owned thread; holds the stream until the gate opens. */
-static void CUDART_CB hold_stream(void *arg)
-{
-    while (!atomic_load(&g_gate)) {
-        struct timespec ts = {0, 100000};
-        nanosleep(&ts, NULL);
-    }
-}
+/* evp_test_gate_hold runs on a CUDA-owned thread and holds the stream
+ * until the gate opens. */
+static evp_test_gate_t g_gate;
 
 struct fresh_query {
     evp_pool_t *p;
@@ -65,8 +58,8 @@ static void test_device(int dev, int ndev)
     evp_lease_t l;
     CHECK_RC(evp_pool_lease(p, &l), 0);
     CHECK_RC(evp_pool_query(p, l), EVP_ENODATA); /* never recorded */
-    atomic_store(&g_gate, 0);
-    CUDA_OK(cudaLaunchHostFunc(s, hold_stream, NULL));
+    evp_test_gate_set(&g_gate, 0);
+    CUDA_OK(cudaLaunchHostFunc(s, evp_test_gate_hold, &g_gate));
     /* Recording succeeds only if the event belongs to this device. */
     CHECK_RC(evp_pool_record(p, l, s), 0);
     CHECK_RC(evp_pool_query(p, l), 0); /* pending behind the held stream */
@@ -74,7 +67,7 @@ static void test_device(int dev, int ndev)
     CHECK_RC(evp_pool_event(p, l, &ev), 0);
     CUDA_OK(cudaStreamWaitEvent(s2, (cudaEvent_t)ev, 0));
     CHECK(cudaStreamQuery(s2) == cudaErrorNotReady || cudaStreamQuery(s2) == cudaSuccess);
-    atomic_store(&g_gate, 1);
+    evp_test_gate_set(&g_gate, 1);
     CUDA_OK(cudaStreamSynchronize(s));
     CUDA_OK(cudaStreamSynchronize(s2));
     CHECK_RC(evp_pool_query(p, l), 1);

@@ -9,30 +9,15 @@
 
 #include "harness.h"
 
-/* Runs fn with stderr captured into buf. */
-static void capture(void (*fn)(void), char *buf, size_t len)
+/* The scenarios below, run through evp_test_capture_stderr. */
+static void run(void *fn)
 {
-    FILE *tmp = tmpfile();
-    CHECK(tmp != NULL);
-    fflush(stderr);
-    int saved = dup(STDERR_FILENO);
-    dup2(fileno(tmp), STDERR_FILENO);
-    fn();
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    rewind(tmp);
-    size_t n = fread(buf, 1, len - 1, tmp);
-    buf[n] = 0;
-    fclose(tmp);
+    ((void (*)(void))fn)();
 }
 
-static int count(const char *hay, const char *needle)
+static void capture(void (*fn)(void), char *buf, size_t len)
 {
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    return n;
+    evp_test_capture_stderr(run, (void *)fn, buf, len);
 }
 
 static void two_auto_pools(void)
@@ -83,7 +68,7 @@ int main(void)
     setenv("EVPOOL_LOG", "info", 1);
     capture(two_auto_pools, out, sizeof out);
     fputs(out, stderr);
-    CHECK_EQ(count(out, "no usable GPU"), 1); /* logged once, not per pool */
+    CHECK_EQ(evp_test_count(out, "no usable GPU"), 1); /* logged once, not per pool */
     CHECK(strstr(out, "host backend") != NULL);
 
     setenv("EVPOOL_LOG", "error", 1);
@@ -95,7 +80,7 @@ int main(void)
     capture(leak_two, out, sizeof out);
     fputs(out, stderr);
     CHECK(strstr(out, "2 lease(s) never returned") != NULL);
-    CHECK_EQ(count(out, "still leased at teardown"), 2);
+    CHECK_EQ(evp_test_count(out, "still leased at teardown"), 2);
     fprintf(stderr, "logging: ok\n");
     return 0;
 }

@@ -6,15 +6,10 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include "harness.h"
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static evp_pool_t *make(evp_config_t cfg)
 {
@@ -71,9 +66,9 @@ static void test_wait_timeout_honoured(void)
                                          "50000", NULL));
     evp_lease_t a, b;
     CHECK_RC(evp_pool_lease(p, &a), 0);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = evp_test_now_ns();
     CHECK_RC(evp_pool_lease(p, &b), EVP_EAGAIN);
-    uint64_t waited = now_ns() - t0;
+    uint64_t waited = evp_test_now_ns() - t0;
     CHECK(waited >= 50000000u); /* waited the whole timeout... */
     CHECK(waited < 5000000000u); /* ...and returned (generous bound: shared machines) */
     evp_pool_stats_t st;
@@ -164,15 +159,7 @@ static void test_stale_and_double_return(void)
     destroy_clean(p);
 }
 
-static _Atomic int g_gate;
-
-static void wait_gate(void *arg)
-{
-    while (!atomic_load(&g_gate)) {
-        struct timespec ts = {0, 100000};
-        nanosleep(&ts, NULL);
-    }
-}
+static evp_test_gate_t g_gate;
 
 static void test_record_and_query(void)
 {
@@ -183,11 +170,11 @@ static void test_record_and_query(void)
     CHECK_RC(evp_pool_lease(p, &l), 0);
     /* Never recorded: must not read as complete. */
     CHECK_RC(evp_pool_query(p, l), EVP_ENODATA);
-    atomic_store(&g_gate, 0);
-    CHECK_RC(evp_host_stream_enqueue(s, wait_gate, NULL), 0);
+    evp_test_gate_set(&g_gate, 0);
+    CHECK_RC(evp_host_stream_enqueue(s, evp_test_gate_hold, &g_gate), 0);
     CHECK_RC(evp_pool_record(p, l, s), 0);
     CHECK_RC(evp_pool_query(p, l), 0); /* the stream is blocked behind the gate */
-    atomic_store(&g_gate, 1);
+    evp_test_gate_set(&g_gate, 1);
     CHECK_RC(evp_host_stream_synchronize(s), 0);
     CHECK_RC(evp_pool_query(p, l), 1);
     void *ev = NULL;
@@ -265,22 +252,27 @@ static void *lease_return_exit(void *arg)
     return NULL; /* the thread's cache is flushed here */
 }
 
-static void test_thread_exit_flushes(void)
+/* Runs fn (which leases and returns 8 events, parking them) on a thread,
+ * then leases all 8 from this one: they must be in the depot (steals 0). */
+static void park_then_find_in_depot(void *(*fn)(void *))
 {
     evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "8", "EVPOOL_MAX", "8", "EVPOOL_THREAD_CACHE", "8",
                                          "EVPOOL_ON_EXHAUST", "fail", NULL));
     pthread_t t;
-    CHECK(pthread_create(&t, NULL, lease_return_exit, p) == 0);
+    CHECK(pthread_create(&t, NULL, fn, p) == 0);
     pthread_join(t, NULL);
     evp_lease_t l[8];
-    for (int i = 0; i < 8; i++)
-        CHECK_RC(evp_pool_lease(p, &l[i]), 0);
+    CHECK_RC(evp_pool_lease_many(p, 8, l), 0);
     evp_pool_stats_t st;
     evp_pool_stats(p, &st);
     CHECK_EQ(st.steals, 0); /* found in the depot, not reclaimed */
-    for (int i = 0; i < 8; i++)
-        CHECK_RC(evp_pool_return(p, l[i]), 0);
+    CHECK_EQ(evp_pool_return_many(p, 8, l, NULL), 0);
     destroy_clean(p);
+}
+
+static void test_thread_exit_flushes(void)
+{
+    park_then_find_in_depot(lease_return_exit);
 }
 
 static void test_teardown_reports_leaks(void)
@@ -313,6 +305,605 @@ static void test_high_water(void)
     evp_pool_stats(p, &st);
     CHECK_EQ(st.high_water, 5);
     destroy_clean(p);
+}
+
+/* Values this pool never handed out, or no longer has out: small integers
+ * (slots not created yet have no generation), ~0, a free slot's next lease
+ * forged in advance. Each is refused and nothing is corrupted. */
+static void test_forged_leases_refused(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "4", "EVPOOL_MAX", "8", "EVPOOL_ON_EXHAUST", "fail",
+                                         "EVPOOL_THREAD_CACHE", "0", NULL));
+    void *ev;
+    for (evp_lease_t v = 0; v < 64; v++) {
+        int rc = evp_pool_return(p, v);
+        CHECK(rc == EVP_ESTALE || rc == EVP_EINVAL);
+        rc = evp_pool_record(p, v, NULL);
+        CHECK(rc == EVP_ESTALE || rc == EVP_EINVAL);
+        rc = evp_pool_query(p, v);
+        CHECK(rc == EVP_ESTALE || rc == EVP_EINVAL);
+        rc = evp_pool_event(p, v, &ev);
+        CHECK(rc == EVP_ESTALE || rc == EVP_EINVAL);
+    }
+    CHECK(evp_pool_return(p, ~(evp_lease_t)0) < 0);
+    CHECK(evp_pool_return(p, ((evp_lease_t)1 << 24) | 5) < 0);
+    /* A free slot's next lease, forged: the slot is free, so it is refused. */
+    evp_lease_t a;
+    CHECK_RC(evp_pool_lease(p, &a), 0);
+    CHECK_RC(evp_pool_return(p, a), 0);
+    evp_lease_t next = ((evp_lease_gen(a) + 1) << 24) | evp_lease_slot(a);
+    CHECK_RC(evp_pool_return(p, next), EVP_ESTALE);
+    CHECK_RC(evp_pool_return(p, a), EVP_ESTALE);
+    /* Nothing was pushed twice: exactly max distinct events, then none. */
+    evp_lease_t l[8], extra;
+    uint8_t seen[8] = {0};
+    for (int i = 0; i < 8; i++) {
+        CHECK_RC(evp_pool_lease(p, &l[i]), 0);
+        CHECK_EQ(seen[evp_lease_slot(l[i])]++, 0);
+    }
+    CHECK_RC(evp_pool_lease(p, &extra), EVP_EAGAIN);
+    for (int i = 0; i < 8; i++)
+        CHECK_RC(evp_pool_return(p, l[i]), 0);
+    destroy_clean(p);
+}
+
+/* A lease of pool A is not a lease of pool B, before or after A is gone. */
+static void test_other_pools_leases_refused(void)
+{
+    evp_config_t cfg = evp_test_config("EVPOOL_SIZE", "4", "EVPOOL_MAX", "4", "EVPOOL_ON_EXHAUST", "fail", NULL);
+    evp_pool_t *a = make(cfg), *b = make(cfg);
+    evp_lease_t la[4];
+    for (int i = 0; i < 4; i++) {
+        CHECK_RC(evp_pool_lease(a, &la[i]), 0);
+        CHECK_RC(evp_pool_return(b, la[i]), EVP_ESTALE);
+        CHECK_RC(evp_pool_record(b, la[i], NULL), EVP_ESTALE);
+    }
+    evp_lease_t lb[4], extra;
+    uint8_t seen[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        CHECK_RC(evp_pool_lease(b, &lb[i]), 0);
+        CHECK_EQ(seen[evp_lease_slot(lb[i])]++, 0);
+        CHECK_RC(evp_pool_return(a, lb[i]), EVP_ESTALE);
+    }
+    CHECK_RC(evp_pool_lease(b, &extra), EVP_EAGAIN);
+    for (int i = 0; i < 4; i++)
+        CHECK_RC(evp_pool_return(a, la[i]), 0);
+    destroy_clean(a);
+    /* Same through the registry across a shutdown. */
+    setenv("EVPOOL_BACKEND", "host", 1);
+    evp_pool_t *r1, *r2;
+    CHECK_RC(evp_device_pool(0, &r1), 0);
+    evp_lease_t old;
+    CHECK_RC(evp_pool_lease(r1, &old), 0);
+    CHECK_RC(evp_device_shutdown(NULL), 0);
+    CHECK_RC(evp_device_pool(0, &r2), 0);
+    CHECK_RC(evp_pool_return(r2, old), EVP_ESTALE);
+    CHECK_RC(evp_device_shutdown(NULL), 0);
+    unsetenv("EVPOOL_BACKEND");
+    for (int i = 0; i < 4; i++)
+        CHECK_RC(evp_pool_return(b, lb[i]), 0);
+    destroy_clean(b);
+}
+
+/* Hostile callers: millions of forged values (random, small, ~0, free
+ * slots' next leases) against a pool that other threads use with owner
+ * stamps. Every forged value is refused; conservation holds. */
+struct hostile {
+    evp_pool_t *p;
+    _Atomic uint32_t *owner;
+    _Atomic int *stop;
+    uint32_t me;
+    long forged;
+};
+
+static void *hostile_user(void *arg)
+{
+    struct hostile *h = arg;
+    while (!atomic_load(h->stop)) {
+        evp_lease_t l;
+        int rc = evp_pool_lease(h->p, &l);
+        if (rc == EVP_EAGAIN)
+            continue;
+        CHECK_RC(rc, 0);
+        uint32_t expect = 0;
+        CHECK(atomic_compare_exchange_strong(&h->owner[evp_lease_slot(l)], &expect, h->me));
+        CHECK_RC(evp_pool_record(h->p, l, NULL), 0);
+        expect = h->me;
+        CHECK(atomic_compare_exchange_strong(&h->owner[evp_lease_slot(l)], &expect, 0));
+        CHECK_RC(evp_pool_return(h->p, l), 0);
+    }
+    return NULL;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void *hostile_forger(void *arg)
+{
+    struct hostile *h = arg;
+    uint64_t rng = 0x9e3779b97f4a7c15u;
+    void *ev;
+    for (long i = 0; i < h->forged; i++) {
+        evp_lease_t v;
+        switch (i % 4) {
+        case 0: v = xorshift(&rng); break;
+        case 1: v = (evp_lease_t)(i % 4096); break;
+        case 2: v = ~(evp_lease_t)0 - (evp_lease_t)(i % 64); break;
+        default: v = (xorshift(&rng) & ~(evp_lease_t)0xffffff) | (i % 16); break;
+        }
+        int rc = evp_pool_return(h->p, v);
+        CHECK(rc == EVP_ESTALE || rc == EVP_EINVAL);
+        if (i % 16 == 0) {
+            CHECK(evp_pool_query(h->p, v) < 0);
+            CHECK(evp_pool_event(h->p, v, &ev) < 0);
+        }
+        if (i % 1024 == 0) { /* its own lease, returned, then its next generation forged */
+            evp_lease_t l;
+            if (evp_pool_lease(h->p, &l) == 0) {
+                CHECK_RC(evp_pool_return(h->p, l), 0);
+                CHECK_RC(evp_pool_return(h->p, l), EVP_ESTALE);
+                CHECK(evp_pool_return(h->p, ((evp_lease_gen(l) + 1) << 24) | evp_lease_slot(l)) < 0);
+            }
+        }
+    }
+    return NULL;
+}
+
+static void test_hostile_forgeries(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "8", "EVPOOL_MAX", "16", "EVPOOL_ON_EXHAUST", "fail",
+                                         "EVPOOL_THREAD_CACHE", "4", NULL));
+    _Atomic uint32_t owner[16] = {0};
+    _Atomic int stop = 0;
+    long forged = evp_test_env_long("EVP_TEST_FORGED", 2000000);
+    struct hostile users[2], forger = {.p = p, .owner = owner, .stop = &stop, .forged = forged};
+    pthread_t tu[2], tf;
+    for (int i = 0; i < 2; i++) {
+        users[i] = (struct hostile){.p = p, .owner = owner, .stop = &stop, .me = (uint32_t)i + 1};
+        CHECK(pthread_create(&tu[i], NULL, hostile_user, &users[i]) == 0);
+    }
+    CHECK(pthread_create(&tf, NULL, hostile_forger, &forger) == 0);
+    pthread_join(tf, NULL);
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(tu[i], NULL);
+    evp_pool_stats_t st;
+    evp_pool_stats(p, &st);
+    CHECK_EQ(st.leases, st.returns);
+    CHECK(st.events_created <= 16);
+    evp_lease_t l[16], extra;
+    uint8_t seen[16] = {0};
+    uint32_t n = (uint32_t)st.events_created;
+    for (uint32_t i = 0; i < 16; i++) {
+        CHECK_RC(evp_pool_lease(p, &l[i]), 0);
+        CHECK_EQ(seen[evp_lease_slot(l[i])]++, 0);
+    }
+    (void)n;
+    CHECK_RC(evp_pool_lease(p, &extra), EVP_EAGAIN);
+    for (int i = 0; i < 16; i++)
+        CHECK_RC(evp_pool_return(p, l[i]), 0);
+    destroy_clean(p);
+}
+
+/* A lease returned, re-leased and recorded by others while it is queried
+ * answers EVP_ESTALE, never EVP_ENODATA (it did record) nor the next
+ * holder's completion. The holder records every lease before publishing it,
+ * so the only honest answers for a published lease are 0, 1 and ESTALE. */
+struct query_race {
+    evp_pool_t *p;
+    _Atomic evp_lease_t current;
+    _Atomic int stop;
+};
+
+static void *query_race_holder(void *arg)
+{
+    struct query_race *q = arg;
+    while (!atomic_load(&q->stop)) {
+        evp_lease_t l;
+        CHECK_RC(evp_pool_lease(q->p, &l), 0);
+        CHECK_RC(evp_pool_record(q->p, l, NULL), 0);
+        atomic_store(&q->current, l);
+        CHECK_RC(evp_pool_return(q->p, l), 0);
+    }
+    return NULL;
+}
+
+static void test_query_stale_during_query(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "1", "EVPOOL_MAX", "1", "EVPOOL_THREAD_CACHE", "0", NULL));
+    struct query_race q = {.p = p};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, query_race_holder, &q) == 0);
+    long rounds = evp_test_env_long("EVP_TEST_QUERY_ROUNDS", 2000000), stale = 0;
+    for (long i = 0; i < rounds; i++) {
+        evp_lease_t l = atomic_load(&q.current);
+        if (l == EVP_LEASE_NONE)
+            continue;
+        int rc = evp_pool_query(p, l);
+        if (rc == EVP_ESTALE)
+            stale++;
+        else if (rc != 1)
+            evp_test_fail(__FILE__, __LINE__, "query of a recorded lease answered %d (%s)", rc, evp_strerror(rc));
+    }
+    atomic_store(&q.stop, 1);
+    pthread_join(t, NULL);
+    fprintf(stderr, "  %ld queries, %ld stale\n", rounds, stale);
+    destroy_clean(p);
+}
+
+/* NULL arguments have documented answers, never a crash. */
+static void test_null_arguments(void)
+{
+    evp_pool_stats_t st;
+    memset(&st, 0xff, sizeof st);
+    evp_pool_stats(NULL, &st);
+    CHECK_EQ(st.leases, 0);
+    CHECK_EQ(st.events_created, 0);
+    evp_config_t cfg;
+    memset(&cfg, 0xff, sizeof cfg);
+    evp_pool_config(NULL, &cfg);
+    CHECK_EQ(cfg.size, 0);
+    CHECK_RC(evp_pool_device(NULL), EVP_EINVAL);
+    CHECK(strcmp(evp_pool_backend(NULL), "none") == 0);
+    evp_config_init(NULL);
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "2", NULL));
+    evp_pool_stats(p, NULL);
+    evp_pool_config(p, NULL);
+    destroy_clean(p);
+}
+
+/* A thread that uses pool #593 and then #696 of 700 live pools, then
+ * exits: its thread-exit walk stays inside the pools table. */
+static void *use_two_pools_and_exit(void *arg)
+{
+    evp_pool_t **pools = arg;
+    for (int k = 0; k < 2; k++) {
+        evp_lease_t l;
+        CHECK_RC(evp_pool_lease(pools[k], &l), 0);
+        CHECK_RC(evp_pool_return(pools[k], l), 0);
+    }
+    return NULL;
+}
+
+static void test_many_pools_thread_exit(void)
+{
+    enum { N = 700 };
+    evp_pool_t **all = calloc(N, sizeof *all);
+    CHECK(all != NULL);
+    evp_config_t cfg = evp_test_config("EVPOOL_SIZE", "1", "EVPOOL_MAX", "1", "EVPOOL_THREAD_CACHE", "1", NULL);
+    for (int i = 0; i < N; i++)
+        CHECK_RC(evp_pool_create(0, &cfg, &all[i]), 0);
+    evp_pool_t *two[2] = {all[593], all[696]};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, use_two_pools_and_exit, two) == 0);
+    pthread_join(t, NULL);
+    for (int i = 0; i < N; i++)
+        destroy_clean(all[i]);
+    free(all);
+}
+
+/* EVPOOL_ON_EXHAUST=fail: EVP_EAGAIN means every event is held by a
+ * caller. N threads pass leases round a ring: each holds at most two (one
+ * in hand, one in its neighbour's inbox), and max = 2N + 2, so two events
+ * are always free (parked in a cache, in the depot, or moving between them)
+ * and no lease may ever fail. */
+struct ring_ctx {
+    evp_pool_t *p;
+    int n;
+    long iters;
+    _Atomic evp_lease_t *inbox;
+    _Atomic uint64_t eagain;
+    _Atomic int finished;
+};
+
+struct ring_member {
+    struct ring_ctx *r;
+    int me;
+};
+
+static void ring_drain(struct ring_ctx *r, int me)
+{
+    evp_lease_t x = atomic_exchange(&r->inbox[me], EVP_LEASE_NONE);
+    if (x != EVP_LEASE_NONE)
+        CHECK_RC(evp_pool_return(r->p, x), 0);
+}
+
+static void *ring_run(void *arg)
+{
+    struct ring_member *m = arg;
+    struct ring_ctx *r = m->r;
+    int next = (m->me + 1) % r->n;
+    for (long i = 0; i < r->iters; i++) {
+        evp_lease_t l;
+        int rc = evp_pool_lease(r->p, &l);
+        if (rc == EVP_EAGAIN) {
+            atomic_fetch_add(&r->eagain, 1);
+            ring_drain(r, m->me);
+            continue;
+        }
+        CHECK_RC(rc, 0);
+        evp_lease_t empty = EVP_LEASE_NONE;
+        while (!atomic_compare_exchange_weak(&r->inbox[next], &empty, l)) {
+            empty = EVP_LEASE_NONE;
+            ring_drain(r, m->me); /* keep the ring moving while we wait */
+            sched_yield();
+        }
+        ring_drain(r, m->me);
+    }
+    /* Keep draining until everyone is done: a neighbour may still push. */
+    atomic_fetch_add(&r->finished, 1);
+    while (atomic_load(&r->finished) < r->n) {
+        ring_drain(r, m->me);
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void ring_no_false_eagain(int n, const char *cache, long iters)
+{
+    char max[16];
+    snprintf(max, sizeof max, "%d", 2 * n + 2);
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", max, "EVPOOL_MAX", max, "EVPOOL_ON_EXHAUST", "fail",
+                                         "EVPOOL_THREAD_CACHE", cache, NULL));
+    struct ring_ctx r = {.p = p, .n = n, .iters = iters};
+    r.inbox = calloc((size_t)n, sizeof *r.inbox);
+    struct ring_member *m = calloc((size_t)n, sizeof *m);
+    pthread_t *t = calloc((size_t)n, sizeof *t);
+    CHECK(r.inbox && m && t);
+    for (int i = 0; i < n; i++) {
+        m[i] = (struct ring_member){.r = &r, .me = i};
+        CHECK(pthread_create(&t[i], NULL, ring_run, &m[i]) == 0);
+    }
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < n; i++)
+        ring_drain(&r, i);
+    evp_pool_stats_t st;
+    evp_pool_stats(p, &st);
+    fprintf(stderr, "  ring of %d, cache %s: %ld leases each, %llu false EVP_EAGAIN, %llu steals\n", n, cache,
+            iters, (unsigned long long)atomic_load(&r.eagain), (unsigned long long)st.steals);
+    CHECK_EQ(atomic_load(&r.eagain), 0);
+    CHECK_EQ(st.exhaust_fails, 0);
+    free(r.inbox);
+    free(m);
+    free(t);
+    destroy_clean(p);
+}
+
+static void test_fail_means_all_held(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long iters = evp_test_env_long("EVP_TEST_RING_ITERS", 20000);
+    int sizes[] = {8, (int)(2 * cores), (int)(8 * cores)};
+    for (int i = 0; i < 3; i++) {
+        ring_no_false_eagain(sizes[i], "8", iters);
+        ring_no_false_eagain(sizes[i], "0", iters / 4);
+    }
+}
+
+/* Waiters sleep and every EVP_EAGAIN comes at the deadline, at any thread
+ * count: one event held, 16 and 32 threads asking with a 20 ms timeout. */
+struct deadline_ctx {
+    evp_pool_t *p;
+    uint64_t timeout_ns;
+    _Atomic uint64_t worst_ns, early;
+};
+
+static void *lease_expect_timeout(void *arg)
+{
+    struct deadline_ctx *d = arg;
+    for (int i = 0; i < 5; i++) {
+        evp_lease_t l;
+        uint64_t t0 = evp_test_now_ns();
+        CHECK_RC(evp_pool_lease(d->p, &l), EVP_EAGAIN);
+        uint64_t took = evp_test_now_ns() - t0;
+        if (took < d->timeout_ns)
+            atomic_fetch_add(&d->early, 1);
+        uint64_t w = atomic_load(&d->worst_ns);
+        while (took > w && !atomic_compare_exchange_weak(&d->worst_ns, &w, took))
+            ;
+    }
+    return NULL;
+}
+
+static void test_wait_deadline_any_thread_count(void)
+{
+    int counts[] = {16, 32};
+    for (int k = 0; k < 2; k++) {
+        evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "1", "EVPOOL_MAX", "1", "EVPOOL_WAIT_TIMEOUT_US",
+                                             "20000", NULL));
+        evp_lease_t held;
+        CHECK_RC(evp_pool_lease(p, &held), 0);
+        struct deadline_ctx d = {.p = p, .timeout_ns = 20000000u};
+        pthread_t t[32];
+        for (int i = 0; i < counts[k]; i++)
+            CHECK(pthread_create(&t[i], NULL, lease_expect_timeout, &d) == 0);
+        for (int i = 0; i < counts[k]; i++)
+            pthread_join(t[i], NULL);
+        fprintf(stderr, "  %d threads: worst EVP_EAGAIN after %.1f ms (timeout 20 ms)\n", counts[k],
+                atomic_load(&d.worst_ns) / 1e6);
+        CHECK_EQ(atomic_load(&d.early), 0);
+        CHECK(atomic_load(&d.worst_ns) < 2000000000u); /* a hang catcher, not a timing check */
+        evp_pool_stats_t st;
+        evp_pool_stats(p, &st);
+        CHECK_EQ(st.exhaust_fails, 5 * counts[k]);
+        CHECK_EQ(st.waiting, 0);
+        CHECK_RC(evp_pool_return(p, held), 0);
+        destroy_clean(p);
+    }
+}
+
+/* Freed events go to waiters in arrival order. */
+struct fifo_ctx {
+    evp_pool_t *p;
+    _Atomic int served;
+    int order[8];
+};
+
+struct fifo_waiter {
+    struct fifo_ctx *f;
+    int id;
+};
+
+static void *fifo_wait(void *arg)
+{
+    struct fifo_waiter *w = arg;
+    evp_lease_t l;
+    CHECK_RC(evp_pool_lease(w->f->p, &l), 0);
+    w->f->order[atomic_fetch_add(&w->f->served, 1)] = w->id;
+    CHECK_RC(evp_pool_return(w->f->p, l), 0); /* to the next waiter in line */
+    return NULL;
+}
+
+static void wait_for_waiting(evp_pool_t *p, uint64_t n)
+{
+    uint64_t t0 = evp_test_now_ns();
+    for (;;) {
+        evp_pool_stats_t st;
+        evp_pool_stats(p, &st);
+        if (st.waiting >= n)
+            return;
+        CHECK(evp_test_now_ns() - t0 < 10000000000u);
+        sched_yield();
+    }
+}
+
+static void test_waiters_served_in_arrival_order(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "1", "EVPOOL_MAX", "1", "EVPOOL_WAIT_TIMEOUT_US",
+                                         "30000000", NULL));
+    evp_lease_t held;
+    CHECK_RC(evp_pool_lease(p, &held), 0);
+    struct fifo_ctx f = {.p = p};
+    struct fifo_waiter w[8];
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++) {
+        w[i] = (struct fifo_waiter){.f = &f, .id = i};
+        CHECK(pthread_create(&t[i], NULL, fifo_wait, &w[i]) == 0);
+        wait_for_waiting(p, (uint64_t)i + 1); /* i is asleep before i + 1 arrives */
+        /* and its ticket is taken: waiting counts it just before. */
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK_RC(evp_pool_return(p, held), 0);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 8; i++)
+        CHECK_EQ(f.order[i], i);
+    destroy_clean(p);
+}
+
+/* A thread cancelled while it waits in evp_pool_lease leaves nothing
+ * behind: the lease is not a cancellation point, so it finishes its wait
+ * (here: times out), and the thread is cancelled at its next one. */
+static void *lease_then_testcancel(void *arg)
+{
+    evp_pool_t *p = arg;
+    evp_lease_t l;
+    int rc = evp_pool_lease(p, &l);
+    if (rc == 0)
+        evp_pool_return(p, l);
+    pthread_testcancel();
+    return (void *)1;
+}
+
+static void test_cancel_while_waiting(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "1", "EVPOOL_MAX", "1", "EVPOOL_WAIT_TIMEOUT_US",
+                                         "200000", NULL));
+    evp_lease_t held;
+    CHECK_RC(evp_pool_lease(p, &held), 0);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, lease_then_testcancel, p) == 0);
+    wait_for_waiting(p, 1);
+    CHECK(pthread_cancel(t) == 0);
+    void *ret;
+    CHECK(pthread_join(t, &ret) == 0);
+    CHECK(ret == PTHREAD_CANCELED);
+    evp_pool_stats_t st;
+    evp_pool_stats(p, &st);
+    CHECK_EQ(st.waiting, 0); /* the old code left it at 1 forever */
+    /* The queue is clean: a new waiter is served by the next return. */
+    struct holder h = {.p = p, .lease = held, .delay_ns = 20000000};
+    pthread_t r;
+    CHECK(pthread_create(&r, NULL, return_later, &h) == 0);
+    evp_lease_t l;
+    CHECK_RC(evp_pool_lease(p, &l), 0);
+    pthread_join(r, NULL);
+    CHECK_RC(evp_pool_return(p, l), 0);
+    destroy_clean(p);
+}
+
+/* Bulk: all or nothing on lease; every entry checked on return (stale ones,
+ * a lease twice in one call, another pool's), results optional. */
+static void test_bulk(void)
+{
+    evp_pool_t *p = make(evp_test_config("EVPOOL_SIZE", "8", "EVPOOL_MAX", "8", "EVPOOL_ON_EXHAUST", "fail",
+                                         "EVPOOL_THREAD_CACHE", "4", NULL));
+    evp_lease_t l[9];
+    CHECK_RC(evp_pool_lease_many(p, 0, NULL), 0);
+    CHECK_RC(evp_pool_lease_many(p, 9, l), EVP_EINVAL); /* more than max */
+    CHECK_RC(evp_pool_lease_many(NULL, 1, l), EVP_EINVAL);
+    CHECK_RC(evp_pool_lease_many(p, 1, NULL), EVP_EINVAL);
+    CHECK_RC(evp_pool_lease_many(p, 6, l), 0);
+    uint8_t seen[8] = {0};
+    for (int i = 0; i < 6; i++)
+        CHECK_EQ(seen[evp_lease_slot(l[i])]++, 0);
+    /* 3 more do not exist (2 are free): nothing is taken. */
+    evp_lease_t more[3];
+    CHECK_RC(evp_pool_lease_many(p, 3, more), EVP_EAGAIN);
+    for (int i = 0; i < 3; i++)
+        CHECK(more[i] == EVP_LEASE_NONE);
+    evp_pool_stats_t st;
+    evp_pool_stats(p, &st);
+    CHECK_EQ(st.outstanding, 6);
+    CHECK_RC(evp_pool_lease_many(p, 2, more), 0);
+    /* Return: 2 good, a duplicate, a forged value, then the rest. */
+    evp_lease_t back[5] = {l[0], l[1], l[0], 12345, ~(evp_lease_t)0};
+    int res[5];
+    CHECK_EQ(evp_pool_return_many(p, 5, back, res), 3);
+    CHECK_EQ(res[0], 0);
+    CHECK_EQ(res[1], 0);
+    CHECK_EQ(res[2], EVP_ESTALE);
+    CHECK(res[3] == EVP_ESTALE || res[3] == EVP_EINVAL);
+    CHECK(res[4] == EVP_ESTALE || res[4] == EVP_EINVAL);
+    CHECK_EQ(evp_pool_return_many(p, 4, &l[2], NULL), 0);
+    CHECK_EQ(evp_pool_return_many(p, 4, &l[2], NULL), 4); /* all stale now */
+    CHECK_EQ(evp_pool_return_many(p, 2, more, NULL), 0);
+    CHECK_RC(evp_pool_return_many(NULL, 1, more, NULL), EVP_EINVAL);
+    CHECK_RC(evp_pool_return_many(p, 1, NULL, NULL), EVP_EINVAL);
+    CHECK_RC(evp_pool_return_many(p, 0, NULL, NULL), 0);
+    evp_pool_stats(p, &st);
+    CHECK_EQ(st.leases, 10); /* 6 + 2, and the 2 the failed call gave back */
+    CHECK_EQ(st.returns, 10);
+    CHECK_EQ(st.stale_returns, 1 + 4 + 2 - (res[3] == EVP_EINVAL) - (res[4] == EVP_EINVAL));
+    /* Everything is back: all 8 again. */
+    CHECK_RC(evp_pool_lease_many(p, 8, l), 0);
+    CHECK_EQ(evp_pool_return_many(p, 8, l, NULL), 0);
+    destroy_clean(p);
+}
+
+/* evp_pool_thread_flush: a parked worker's events go back to the depot, so
+ * another thread finds them there (no reclaim needed). */
+static void *lease_return_flush(void *arg)
+{
+    evp_pool_t *p = arg;
+    evp_lease_t l[8];
+    CHECK_RC(evp_pool_lease_many(p, 8, l), 0);
+    CHECK_EQ(evp_pool_return_many(p, 8, l, NULL), 0);
+    CHECK_RC(evp_pool_thread_flush(p), 0);
+    return NULL;
+}
+
+static void test_thread_flush(void)
+{
+    CHECK_RC(evp_pool_thread_flush(NULL), EVP_EINVAL);
+    park_then_find_in_depot(lease_return_flush);
 }
 
 static void test_create_errors(void)
@@ -355,5 +946,17 @@ int main(void)
     TEST(test_teardown_reports_leaks);
     TEST(test_high_water);
     TEST(test_create_errors);
+    TEST(test_forged_leases_refused);
+    TEST(test_other_pools_leases_refused);
+    TEST(test_hostile_forgeries);
+    TEST(test_query_stale_during_query);
+    TEST(test_null_arguments);
+    TEST(test_many_pools_thread_exit);
+    TEST(test_fail_means_all_held);
+    TEST(test_wait_deadline_any_thread_count);
+    TEST(test_waiters_served_in_arrival_order);
+    TEST(test_cancel_while_waiting);
+    TEST(test_bulk);
+    TEST(test_thread_flush);
     return 0;
 }

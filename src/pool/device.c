@@ -20,6 +20,22 @@ static pthread_mutex_t evp_registry_mu = PTHREAD_MUTEX_INITIALIZER;
 /* Release store (under the mutex) pairs with the acquire load in
  * evp_device_pool: a reader that sees the table sees it initialized. */
 static _Atomic(struct evp_registry *) evp_registry;
+static pthread_once_t evp_registry_once = PTHREAD_ONCE_INIT;
+
+/* fork(): the child starts with an empty registry (the parent's pools are
+ * unusable there: see pool.h; their memory is left alone) and a fresh
+ * mutex, which another thread of the parent may have held. */
+static void evp_registry_fork_child(void)
+{
+    pthread_mutex_init(&evp_registry_mu, NULL);
+    atomic_store_explicit(&evp_registry, NULL, memory_order_relaxed);
+}
+
+static void evp_registry_setup(void)
+{
+    if (pthread_atfork(NULL, NULL, evp_registry_fork_child) != 0)
+        evp_warn("pthread_atfork failed: a child of fork() must not use evp_device_pool");
+}
 
 /* Backend device count under the environment's EVPOOL_BACKEND. */
 static int evp_registry_count(void)
@@ -38,6 +54,7 @@ static int evp_registry_count(void)
 
 int evp_device_count(void)
 {
+    pthread_once(&evp_registry_once, evp_registry_setup);
     struct evp_registry *r = atomic_load_explicit(&evp_registry, memory_order_acquire);
     return r ? r->count : evp_registry_count();
 }
@@ -46,6 +63,7 @@ int evp_device_pool(int device, evp_pool_t **out)
 {
     if (!out)
         return EVP_EINVAL;
+    pthread_once(&evp_registry_once, evp_registry_setup);
     struct evp_registry *r = atomic_load_explicit(&evp_registry, memory_order_acquire);
     if (r && device >= 0 && device < r->count) {
         /* Acquire pairs with the release store below: the pool is fully
@@ -56,7 +74,11 @@ int evp_device_pool(int device, evp_pool_t **out)
             return 0;
         }
     }
-    int rc = 0;
+    int rc = 0, cancel;
+    /* Pool creation logs (write(2): a cancellation point) and calls the
+     * backend under the mutex: a cancellation there would leave it locked
+     * for good. Deferred until the mutex is released. */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
     pthread_mutex_lock(&evp_registry_mu);
     r = atomic_load_explicit(&evp_registry, memory_order_relaxed);
     if (!r) {
@@ -88,13 +110,15 @@ int evp_device_pool(int device, evp_pool_t **out)
     *out = p;
 out:
     pthread_mutex_unlock(&evp_registry_mu);
+    pthread_setcancelstate(cancel, NULL);
     return rc;
 }
 
 int evp_device_shutdown(uint64_t *leaked)
 {
-    int rc = 0;
+    int rc = 0, cancel;
     uint64_t lost = 0;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel); /* as in evp_device_pool */
     pthread_mutex_lock(&evp_registry_mu);
     struct evp_registry *r = atomic_load_explicit(&evp_registry, memory_order_relaxed);
     atomic_store_explicit(&evp_registry, NULL, memory_order_release);
@@ -110,6 +134,7 @@ int evp_device_shutdown(uint64_t *leaked)
     }
     free(r);
     pthread_mutex_unlock(&evp_registry_mu);
+    pthread_setcancelstate(cancel, NULL);
     if (leaked)
         *leaked = lost;
     return rc;

@@ -6,10 +6,18 @@
 #include "evpool/error.h"
 
 #define EVP_LINK_MASK ((UINT32_C(1) << 25) - 1)
+/* head: {tag:39 | top+1:25}. */
+#define EVP_HEAD_TOP_BITS 25
+#define EVP_HEAD_TOP_MASK ((UINT64_C(1) << EVP_HEAD_TOP_BITS) - 1)
 
 static inline uint64_t evp_stack_head(uint64_t tag, uint32_t top1)
 {
-    return (tag << 32) | top1;
+    return (tag << EVP_HEAD_TOP_BITS) | top1;
+}
+
+static inline uint32_t evp_stack_top1(uint64_t head)
+{
+    return (uint32_t)(head & EVP_HEAD_TOP_MASK);
 }
 
 int evp_stack_init(struct evp_stack *s, uint32_t cap, uint32_t width)
@@ -48,12 +56,15 @@ void evp_stack_push(struct evp_stack *s, uint32_t node, const uint64_t *vals, ui
     uint32_t len = (n - 1) << 25;
     uint64_t h = atomic_load_explicit(&s->head, memory_order_relaxed);
     for (;;) {
-        atomic_store_explicit(&s->next[node], len | (uint32_t)h, memory_order_relaxed);
+        atomic_store_explicit(&s->next[node], len | evp_stack_top1(h), memory_order_relaxed);
         /* Release pairs with the acquire CAS/load of head in evp_stack_pop:
          * it publishes the row and the link (and all the pusher did with
-         * the values' slots). */
-        if (atomic_compare_exchange_weak_explicit(&s->head, &h, evp_stack_head((h >> 32) + 1, node + 1),
-                                                  memory_order_release, memory_order_relaxed))
+         * the values' slots). seq_cst: a leaser that registers as a waiter
+         * and then looks at the depot (pool.c) must see this push, or we
+         * must see its registration. The tag is kept: only pops need to
+         * move it (see stack.h). */
+        if (atomic_compare_exchange_weak_explicit(&s->head, &h, evp_stack_head(h >> EVP_HEAD_TOP_BITS, node + 1),
+                                                  memory_order_seq_cst, memory_order_relaxed))
             break;
     }
     atomic_fetch_add_explicit(&s->items, n, memory_order_relaxed);
@@ -65,7 +76,7 @@ uint32_t evp_stack_pop(struct evp_stack *s, uint64_t *vals)
     uint64_t h = atomic_load_explicit(&s->head, memory_order_acquire);
     uint32_t top1, link;
     do {
-        top1 = (uint32_t)h;
+        top1 = evp_stack_top1(h);
         if (top1 == 0)
             return 0;
         /* If head moved since we read it, this link may already belong to
@@ -74,7 +85,8 @@ uint32_t evp_stack_pop(struct evp_stack *s, uint64_t *vals)
         link = atomic_load_explicit(&s->next[top1 - 1], memory_order_relaxed);
         /* Acquire on failure too: the retry reads links and rows of pushes
          * that landed after our first load. */
-    } while (!atomic_compare_exchange_weak_explicit(&s->head, &h, evp_stack_head((h >> 32) + 1, link & EVP_LINK_MASK),
+    } while (!atomic_compare_exchange_weak_explicit(&s->head, &h,
+                                                    evp_stack_head((h >> EVP_HEAD_TOP_BITS) + 1, link & EVP_LINK_MASK),
                                                     memory_order_acquire, memory_order_acquire));
     uint32_t n = (link >> 25) + 1;
     memcpy(vals, &s->rows[(size_t)(top1 - 1) * s->width], n * sizeof *vals);
@@ -84,7 +96,7 @@ uint32_t evp_stack_pop(struct evp_stack *s, uint64_t *vals)
 
 void evp_stack_walk(struct evp_stack *s, void (*fn)(const uint64_t *vals, uint32_t n, void *arg), void *arg)
 {
-    uint32_t top1 = (uint32_t)atomic_load_explicit(&s->head, memory_order_acquire);
+    uint32_t top1 = evp_stack_top1(atomic_load_explicit(&s->head, memory_order_acquire));
     for (uint32_t steps = 0; top1 != 0 && steps < s->cap; steps++) {
         uint32_t link = atomic_load_explicit(&s->next[top1 - 1], memory_order_relaxed);
         fn(&s->rows[(size_t)(top1 - 1) * s->width], (link >> 25) + 1, arg);
