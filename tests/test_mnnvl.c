@@ -256,11 +256,13 @@ static int peer_main(int sock)
         return 0;
     r = (struct msg){.op = OP_WARN, .count = open_twice(&t, &fallback), .pid = (int32_t)getpid()};
     xsend(sock, &r);
-    int fds0 = count_fds();
+    int fds0 = -1, curfd = -1;
     char *mem = NULL;
     evp_segment_t seg = 0;
     for (;;) {
         xrecv(sock, &m);
+        if (fds0 < 0 && mem) /* after a warm-up cycle */
+            fds0 = count_fds() - (curfd >= 0); /* less the warm-up segment's exported fd, closed below */
         if (mem) { /* the importer is done with the previous one */
             CHECK_RC(evp_transport_unregister(t, seg), 0);
             CHECK_RC(evp_transport_mem_free(t, mem), 0);
@@ -274,6 +276,7 @@ static int peer_main(int sock)
         size_t len;
         int fd;
         CHECK_RC(evp_transport_export(t, seg, desc, sizeof desc, &len, &fd), 0);
+        curfd = fd;
         r = (struct msg){.op = OP_CYCLE, .fd = fd, .pid = (int32_t)getpid()};
         xsend(sock, &r);
         CHECK_RC(evp_transport_desc_send(sock, desc, len, fd), 0);
@@ -322,25 +325,21 @@ static void test_bad_descriptors(evp_transport_t *t, int fallback)
         fprintf(stderr, "  forged FABRIC handle on a fabric node: %s\n", evp_strerror(rc));
         CHECK(rc == EVP_EBACKEND || rc == EVP_EPERM || rc == EVP_EINVAL);
     }
-    if (fallback) {
-        /* The fd never came. */
+    if (fallback) /* the fd never came */
         CHECK_RC(evp_transport_import(t, desc, len, -1, 0, &imp), EVP_EINVAL);
-        /* An fd that is not a cuMem export (the driver refuses it). */
-        if (!under) {
-            int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-            CHECK(null >= 0);
-            f = d;
-            f.base_id += 2000000;
-            size_t nlen = evp_tdesc_encode(&f, fab, sizeof fab);
-            int rc = evp_transport_import(t, fab, nlen, null, 0, &imp);
-            fprintf(stderr, "  descriptor with /dev/null as its fd: %s\n", evp_strerror(rc));
-            CHECK(rc != 0);
-            close(null);
-        }
-    }
     CHECK_RC(evp_transport_unregister(t, seg), 0);
     CHECK_RC(evp_transport_mem_free(t, mem), 0);
     CHECK_EQ(count_fds(), fds0);
+    /* An fd that is not a cuMem export: the driver refuses it (last: what
+     * the driver may open for itself there is not ours to count). */
+    if (fallback && !under) {
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        CHECK(null >= 0);
+        int rc = evp_transport_import(t, desc, len, null, 0, &imp);
+        fprintf(stderr, "  descriptor with /dev/null as its fd: %s\n", evp_strerror(rc));
+        CHECK(rc != 0);
+        close(null);
+    }
 }
 
 /* WRITE 4 KiB - 5 into the peer's segment and READ it back. */
@@ -435,6 +434,11 @@ static void test_cycles(evp_transport_t *t, int sock, pid_t peer)
     fprintf(stderr, "  fds %d -> %d, /proc/self/maps lines %d -> %d\n", fds0, fds1, maps0, maps1);
     CHECK_EQ(fds1, fds0);
     CHECK(maps1 <= maps0 + 16); /* a leak per cycle would show thousands */
+    /* As at free0: the peer holds one segment. A handle kept on either side
+     * would keep its granule: 10,000 of them would be ~20 GiB. */
+    CUDA_OK(cudaMemGetInfo(&free1, &total));
+    fprintf(stderr, "  device 0 free memory: %zu MiB -> %zu MiB\n", free0 >> 20, free1 >> 20);
+    CHECK(free1 + (64u << 20) >= free0);
     CHECK_RC(evp_transport_unregister(t, ra), 0);
     CHECK_RC(evp_transport_unregister(t, rb), 0);
     CHECK_RC(evp_transport_mem_free(t, a), 0);
@@ -444,9 +448,6 @@ static void test_cycles(evp_transport_t *t, int sock, pid_t peer)
     int status = 0;
     CHECK(waitpid(peer, &status, 0) == peer);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    CUDA_OK(cudaMemGetInfo(&free1, &total));
-    fprintf(stderr, "  device 0 free memory: %zu MiB -> %zu MiB\n", free0 >> 20, free1 >> 20);
-    CHECK(free1 + (64u << 20) >= free0); /* 10,000 leaked granules would be ~20 GiB */
 }
 
 static int gpu_main(void)

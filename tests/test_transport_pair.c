@@ -326,7 +326,7 @@ struct local {
 static struct local local_alloc(int device, size_t len)
 {
     struct local l = {0};
-    if (g_mnnvl) {
+    if (g_nvlink && g_mnnvl) { /* g_nvlink 0: a pageable buffer, for either kind */
         CHECK_RC(evp_transport_mem_alloc(g_t, device, len, (void **)&l.p), 0);
         CHECK_RC(evp_transport_register(g_t, l.p, len, &l.reg), 0);
     } else if (g_nvlink) {
@@ -342,7 +342,7 @@ static struct local local_alloc(int device, size_t len)
 
 static void local_free(struct local *l)
 {
-    if (g_mnnvl) {
+    if (g_nvlink && g_mnnvl) {
         CHECK_RC(evp_transport_unregister(g_t, l->reg), 0);
         CHECK_RC(evp_transport_mem_free(g_t, l->p), 0);
     } else if (g_nvlink) {
