@@ -92,6 +92,10 @@ static const struct row {
     {"EVPOOL_STREAMS", "256", 0, 256, "256"},
     {"EVPOOL_STREAMS", "0", EVP_EINVAL, 0, "out of range; accepted: integer 1..256"},
     {"EVPOOL_STREAMS", "257", EVP_EINVAL, 0, "out of range"},
+    {"EVPOOL_MNNVL_FABRIC", "auto", 0, EVP_MNNVL_FABRIC_AUTO, "auto"},
+    {"EVPOOL_MNNVL_FABRIC", "require", 0, EVP_MNNVL_FABRIC_REQUIRE, "require"},
+    {"EVPOOL_MNNVL_FABRIC", "fd", EVP_EINVAL, 0, "not an accepted value; accepted: auto, require"},
+    {"EVPOOL_MNNVL_FABRIC", "REQUIRE", EVP_EINVAL, 0, "not an accepted value"},
 };
 
 static evp_knob_t knob_of(const char *var)
@@ -212,6 +216,7 @@ static void test_defaults(void)
         [EVP_KNOB_BACKEND] = "auto",      [EVP_KNOB_LOG] = "warn",
         [EVP_KNOB_BATCH_SLAB] = "64",     [EVP_KNOB_BATCH_MAX] = "4096",
         [EVP_KNOB_BATCH_TASKS] = "64",    [EVP_KNOB_STREAMS] = "4",
+        [EVP_KNOB_MNNVL_FABRIC] = "auto",
     };
     evp_config_t cfg;
     char text[32], err[256];
@@ -439,7 +444,7 @@ static void test_unknown_variable_warned(void)
 static void test_set_unknown_name(void)
 {
     evp_config_t cfg, before;
-    char err[256];
+    char err[512]; /* the message lists every knob */
     evp_config_init(&cfg);
     before = cfg;
     CHECK_RC(evp_config_set(&cfg, "EVPOOL_SIZ", "16", err, sizeof err), EVP_EINVAL);

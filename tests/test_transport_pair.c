@@ -11,6 +11,9 @@
  *       buffer; then EVP_TRANSPORT_SUBMITS (default 200,000; 5,000 under
  *       compute-sanitizer) submit/free cycles at 4 threads: the events
  *       created stay at the pool's high-water, far below the submits.
+ *   test_transport_pair mnnvl [--two-gpus] the same for mnnvl (cuMem VMM
+ *       segments, FABRIC or the POSIX-fd fallback; local buffers from
+ *       evp_transport_mem_alloc), sizes up to 256 MiB on one GPU too.
  *   test_transport_pair nvlink --two-gpus  (gpu;multigpu; exit 77 with fewer
  *       than two GPUs) the peer exports one segment on GPU 0 and one on
  *       GPU 1 (256 MiB + 4 KiB each); this process imports GPU 0's on GPU 1
@@ -60,7 +63,8 @@ struct rep {
     char text[200];
 };
 
-static int g_nvlink;
+static int g_nvlink; /* GPU memory: nvlink or mnnvl */
+static int g_mnnvl;
 
 /* ---- patterns: byte i of pattern `seed` (i from the range's start) ------ */
 
@@ -119,7 +123,9 @@ static void xrecv(int sock, void *p, size_t n)
 
 static evp_transport_kind_t kind_of(const char *s)
 {
-    return strcmp(s, "nvlink") == 0 ? EVP_TRANSPORT_NVLINK : EVP_TRANSPORT_HOST;
+    return strcmp(s, "nvlink") == 0  ? EVP_TRANSPORT_NVLINK
+           : strcmp(s, "mnnvl") == 0 ? EVP_TRANSPORT_MNNVL
+                                     : EVP_TRANSPORT_HOST;
 }
 
 /* ---- the peer: exporter ------------------------------------------------- */
@@ -155,7 +161,8 @@ static int peer_check_fill(unsigned char *seg, uint64_t seglen, const struct msg
 
 static int peer_main(char **argv)
 {
-    g_nvlink = strcmp(argv[2], "nvlink") == 0;
+    g_nvlink = strcmp(argv[2], "host") != 0;
+    g_mnnvl = strcmp(argv[2], "mnnvl") == 0;
     int sock = atoi(argv[3]);
     struct msg m;
     xrecv(sock, &m, sizeof m);
@@ -308,8 +315,9 @@ static void roundtrip(int k, evp_segment_t seg, uint64_t seglen, unsigned char *
                       (unsigned long long)off, bad);
 }
 
-/* Local memory of `device` (nvlink: cudaMalloc, registered so that the
- * stream's device comes from it; host: malloc, not registered). */
+/* Local memory of `device` (nvlink: cudaMalloc, mnnvl: cuMem VMM of
+ * evp_transport_mem_alloc, registered so that the stream's device comes
+ * from it; host: malloc, not registered). */
 struct local {
     unsigned char *p;
     evp_segment_t reg;
@@ -318,7 +326,10 @@ struct local {
 static struct local local_alloc(int device, size_t len)
 {
     struct local l = {0};
-    if (g_nvlink) {
+    if (g_nvlink && g_mnnvl) { /* g_nvlink 0: a pageable buffer, for either kind */
+        CHECK_RC(evp_transport_mem_alloc(g_t, device, len, (void **)&l.p), 0);
+        CHECK_RC(evp_transport_register(g_t, l.p, len, &l.reg), 0);
+    } else if (g_nvlink) {
         CUDA_OK(cudaSetDevice(device));
         CUDA_OK(cudaMalloc((void **)&l.p, len));
         CHECK_RC(evp_transport_register(g_t, l.p, len, &l.reg), 0);
@@ -331,7 +342,10 @@ static struct local local_alloc(int device, size_t len)
 
 static void local_free(struct local *l)
 {
-    if (g_nvlink) {
+    if (g_nvlink && g_mnnvl) {
+        CHECK_RC(evp_transport_unregister(g_t, l->reg), 0);
+        CHECK_RC(evp_transport_mem_free(g_t, l->p), 0);
+    } else if (g_nvlink) {
         CHECK_RC(evp_transport_unregister(g_t, l->reg), 0);
         CUDA_OK(cudaFree(l->p));
     } else {
@@ -578,7 +592,9 @@ static evp_segment_t import_next(int device)
     size_t len = 0;
     int fd = -1;
     CHECK_RC(evp_transport_desc_recv(g_sock, desc, sizeof desc, &len, &fd), 0);
-    CHECK(g_nvlink ? fd == -1 : fd >= 0);
+    /* mnnvl: an fd exactly where it fell back from FABRIC (one node only). */
+    int fd_expected = g_mnnvl ? !(evp_transport_caps(g_t) & EVP_TRANSPORT_CAP_INTER_NODE) : !g_nvlink;
+    CHECK((fd >= 0) == fd_expected);
     evp_segment_t s;
     CHECK_RC(evp_transport_import(g_t, desc, len, fd, device, &s), 0);
     if (fd >= 0)
@@ -592,7 +608,8 @@ int main(int argc, char **argv)
         return peer_main(argv);
     const char *kind = argc > 1 ? argv[1] : "host";
     int two = argc > 2 && strcmp(argv[2], "--two-gpus") == 0;
-    g_nvlink = strcmp(kind, "nvlink") == 0;
+    g_nvlink = strcmp(kind, "host") != 0;
+    g_mnnvl = strcmp(kind, "mnnvl") == 0;
     spawn_peer(kind); /* before this process makes any CUDA call */
     int n = 0;
     if (g_nvlink && (cudaGetDeviceCount(&n) != cudaSuccess || n < (two ? 2 : 1))) {
@@ -603,15 +620,16 @@ int main(int argc, char **argv)
     CHECK_RC(evp_transport_open(kind_of(kind), NULL, &g_t), 0);
     fprintf(stderr, "transport %s, %d device(s)%s\n", evp_transport_name(g_t), evp_transport_device_count(g_t),
             two ? ", two-GPU cases" : "");
-    uint64_t seglen = (two ? 256 : 64) * (uint64_t)MiB + 4096;
+    uint64_t seglen = (two || g_mnnvl ? 256 : 64) * (uint64_t)MiB + 4096;
     struct msg m = {.op = MSG_START, .nseg = two ? 2 : 1, .dev = {0, 1}, .seglen = seglen};
     xsend(g_sock, &m, sizeof m);
     if (!two) {
         evp_segment_t seg = import_next(-1);
         static const uint64_t sizes[] = {1,       2,           3,           4095,    4097,
-                                         65537,   MiB + 17,    4 * MiB - 1, 16 * MiB + 5, 64 * MiB};
+                                         65537,   MiB + 17,    4 * MiB - 1, 16 * MiB + 5, 64 * MiB, 256 * MiB};
+        size_t ns = sizeof sizes / sizeof sizes[0] - (g_mnnvl ? 0 : 1); /* 256 MiB: mnnvl */
         fprintf(stderr, "[ RUN  ] sizes, exporter and importer on device 0\n");
-        sizes_both_ways(0, seg, seglen, 0, sizes, sizeof sizes / sizeof sizes[0], 10);
+        sizes_both_ways(0, seg, seglen, 0, sizes, ns, 10);
         fprintf(stderr, "[  OK  ] sizes\n");
         if (g_nvlink) { /* a pageable host buffer as the local side (host <-> GPU) */
             fprintf(stderr, "[ RUN  ] pageable host buffer <-> peer GPU memory\n");

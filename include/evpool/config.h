@@ -73,6 +73,14 @@ typedef enum evp_backend_kind {
     EVP_BACKEND_HOST = 2,
 } evp_backend_kind_t;
 
+/* EVPOOL_MNNVL_FABRIC: what the mnnvl transport does where cuMem FABRIC
+ * handles are refused (no IMEX channel): fall back to POSIX fds (one node
+ * only, warned once per process), or fail the open. */
+typedef enum evp_mnnvl_fabric {
+    EVP_MNNVL_FABRIC_AUTO = 0,
+    EVP_MNNVL_FABRIC_REQUIRE = 1,
+} evp_mnnvl_fabric_t;
+
 typedef enum evp_log_level {
     EVP_LOG_ERROR = 0,
     EVP_LOG_WARN = 1,
@@ -104,7 +112,9 @@ typedef enum evp_log_level {
     XX(BATCH_TASKS, batch_tasks, uint32_t, "64", "integer 1..65536",                         \
        "tasks one sub-batch may hold at most", uint, 1, 65536)                               \
     XX(STREAMS, streams, uint32_t, "4", "integer 1..256",                                    \
-       "streams per device shared by sub-batches", uint, 1, 256)
+       "streams per device shared by sub-batches", uint, 1, 256)                            \
+    XX(MNNVL_FABRIC, mnnvl_fabric, evp_mnnvl_fabric_t, "auto", "auto, require",              \
+       "mnnvl without fabric handles: auto = POSIX-fd fallback (one node), require = fail", word, 0, 0)
 
 /* The knobs, in list order: EVP_KNOB_SIZE, EVP_KNOB_MAX, ... */
 typedef enum evp_knob {

@@ -19,7 +19,10 @@
  *                         allocation base and cached), peer access between
  *                         the GPUs enabled at open, cudaMemcpyBatchAsync where
  *                         available, else cudaMemcpyAsync per request.
- *   EVP_TRANSPORT_MNNVL   reserved (cuMem FABRIC, POSIX-fd fallback).
+ *   EVP_TRANSPORT_MNNVL   multi-node NVLink: cuMem VMM segments exported as
+ *                         FABRIC handles; where fabric is refused (no IMEX
+ *                         channel) POSIX fds instead, one node only, passed
+ *                         by SCM_RIGHTS (EVPOOL_MNNVL_FABRIC; README "MNNVL").
  *
  * Devices. A sub-batch's stream, and the pool its events are leased from,
  * belong to ONE device, chosen at its first submit from the first request:
@@ -69,7 +72,7 @@ typedef uint64_t evp_segment_t;
 typedef enum evp_transport_kind {
     EVP_TRANSPORT_HOST = 1,
     EVP_TRANSPORT_NVLINK = 2,
-    EVP_TRANSPORT_MNNVL = 3, /* reserved: open answers EVP_EINVAL */
+    EVP_TRANSPORT_MNNVL = 3,
 } evp_transport_kind_t;
 
 /* Capability flags (evp_transport_caps): which local <-> peer memory pairs a
@@ -101,8 +104,12 @@ typedef struct evp_xfer_req {
  * (NULL: defaults + environment); its EVPOOL_BACKEND is overridden by the
  * kind (host -> host backend, nvlink -> cuda). nvlink enables peer access
  * between every pair of the node's GPUs that allows it.
- * Returns 0 and *out; EVP_EINVAL (unknown or reserved kind, bad config);
- * EVP_ENODEV (nvlink without a usable GPU); EVP_EBACKEND; EVP_ENOMEM. */
+ * mnnvl checks at open that this node can export FABRIC handles, else POSIX
+ * fds (EVPOOL_MNNVL_FABRIC=auto: warned once per process; caps then lack
+ * EVP_TRANSPORT_CAP_INTER_NODE), and refuses to open where neither works.
+ * Returns 0 and *out; EVP_EINVAL (unknown kind, bad config); EVP_EPERM
+ * (mnnvl: fabric refused and EVPOOL_MNNVL_FABRIC=require);
+ * EVP_ENODEV (nvlink, mnnvl without a usable GPU or driver); EVP_EBACKEND; EVP_ENOMEM. */
 EVP_API int evp_transport_open(evp_transport_kind_t kind, const evp_config_t *cfg, evp_transport_t **out);
 
 /* Uninstalls: frees every sub-batch (waiting for work in flight), closes
@@ -157,7 +164,9 @@ EVP_API int evp_transport_export(evp_transport_t *t, evp_segment_t seg, void *bu
  * The allocation behind it is mapped once per transport and shared by every
  * segment imported from it. Returns 0 and *seg; EVP_EINVAL (a descriptor that
  * does not check out: truncated, corrupted, foreign, another version, of
- * another kind, missing fd; logged); EVP_ENOMEM; EVP_EBACKEND; EVP_ESTALE. */
+ * another kind, missing fd; logged); EVP_EPERM (mnnvl: a FABRIC descriptor
+ * where this node has no fabric, logged with the reason); EVP_ENOMEM;
+ * EVP_EBACKEND; EVP_ESTALE. */
 EVP_API int evp_transport_import(evp_transport_t *t, const void *desc, size_t len, int fd, int device,
                                  evp_segment_t *seg);
 /* Forgets an imported segment; the mapping is closed with its last segment.

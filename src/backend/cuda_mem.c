@@ -138,11 +138,12 @@ static int evp_cuda_vmm_map(const struct evp_cu *cu, struct evp_cuda_mem *m, siz
 /* FABRIC is refused in two ways on machines without a usable fabric: the
  * device does not support it, or cuMemCreate / import answers
  * CUDA_ERROR_NOT_PERMITTED (no IMEX channel granted to this user). Both
- * are EVP_EPERM, logged once per call as a warning, so the caller falls
- * back to EVP_MEM_FD. */
+ * are EVP_EPERM, logged at info: the caller decides what it is (the mnnvl
+ * transport probes with it and warns once per process when it falls back
+ * to EVP_MEM_FD; a refusal it cannot fall back from it logs as an error). */
 static int evp_cuda_fabric_refused(const char *what, int device, const char *why)
 {
-    evp_warn("%s with a FABRIC handle on device %d: %s; use EVP_MEM_FD (POSIX fd) instead", what, device, why);
+    evp_info("%s with a FABRIC handle on device %d: %s; use EVP_MEM_FD (POSIX fd) instead", what, device, why);
     return EVP_EPERM;
 }
 

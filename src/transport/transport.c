@@ -72,6 +72,7 @@ struct evp_tseg {
 
 struct evp_transport {
     const struct evp_tkind *kind;
+    struct evp_tkind_sel sel; /* what it exports, imports, can do (kind.select) */
     const struct evp_backend *be;      /* what the batch layer resolved (maybe the fault wrapper) */
     const struct evp_backend *copy_be; /* copies (the real backend if the wrapper has none) */
     const struct evp_backend_mem *mem; /* export/import */
@@ -195,6 +196,7 @@ static const struct evp_tkind *evp_tkind_of(evp_transport_kind_t kind)
     switch (kind) {
     case EVP_TRANSPORT_HOST: return &evp_tkind_host;
     case EVP_TRANSPORT_NVLINK: return &evp_tkind_nvlink;
+    case EVP_TRANSPORT_MNNVL: return &evp_tkind_mnnvl;
     default: return NULL;
     }
 }
@@ -204,9 +206,7 @@ int evp_transport_open(evp_transport_kind_t kind, const evp_config_t *cfg, evp_t
     char err[512];
     const struct evp_tkind *k = evp_tkind_of(kind);
     if (!out || !k) {
-        evp_error("transport open: %s", !out ? "no out pointer"
-                                        : kind == EVP_TRANSPORT_MNNVL ? "kind mnnvl is not implemented yet"
-                                                                      : "unknown kind");
+        evp_error("transport open: %s", !out ? "no out pointer" : "unknown kind");
         return EVP_EINVAL;
     }
     evp_config_t c;
@@ -240,6 +240,9 @@ int evp_transport_open(evp_transport_kind_t kind, const evp_config_t *cfg, evp_t
         goto fail;
     }
     if (k->open && (rc = k->open(t->ndev)) != 0)
+        goto fail;
+    t->sel = (struct evp_tkind_sel){.handle = k->handle, .imports = k->handle, .caps = k->caps};
+    if (k->select && (rc = k->select(t->ndev, &c, &t->sel)) != 0)
         goto fail;
     evp_info("transport %s: open, %d device(s)", k->name, t->ndev);
     *out = t;
@@ -315,7 +318,7 @@ const char *evp_transport_name(const evp_transport_t *t)
 
 unsigned evp_transport_caps(const evp_transport_t *t)
 {
-    return t->kind->caps;
+    return t->sel.caps;
 }
 
 int evp_transport_device_count(const evp_transport_t *t)
@@ -335,7 +338,7 @@ static int evp_tbase_add(evp_transport_t *t, evp_mem_t *m, bool owned, size_t po
         rc = evp_grow((void **)&t->bases, &t->capbases, t->nbases + 1, sizeof *t->bases);
     if (rc == 0) {
         b->fd = -1;
-        rc = t->mem->export_(m, t->kind->handle, &b->desc, &b->fd);
+        rc = t->mem->export_(m, t->sel.handle, &b->desc, &b->fd);
     }
     if (rc) {
         free(b);
@@ -379,7 +382,7 @@ int evp_transport_mem_alloc(evp_transport_t *t, int device, size_t len, void **p
         return EVP_EINVAL;
     }
     evp_mem_t *m = NULL;
-    if ((rc = t->mem->alloc(device, len, t->kind->handle, 0, &m)) != 0)
+    if ((rc = t->mem->alloc(device, len, t->sel.handle, t->sel.access, &m)) != 0)
         return rc;
     pthread_rwlock_wrlock(&t->lock);
     size_t pos;
@@ -429,7 +432,7 @@ static int evp_tbase_attach(evp_transport_t *t, void *addr, size_t len, struct e
         rc = t->mem->attach(device, addr, len, &m);
     /* The export names the allocation: its offset is where addr sits. */
     if (rc == 0)
-        rc = t->mem->export_(m, t->kind->handle, &d, &fd);
+        rc = t->mem->export_(m, t->sel.handle, &d, &fd);
     if (m)
         t->mem->release(m); /* forgets the range; nothing is freed */
     if (rc)
@@ -564,10 +567,14 @@ int evp_transport_import(evp_transport_t *t, const void *desc, size_t len, int f
         evp_error("transport %s import: %s", t->kind->name, err);
         return rc;
     }
-    if (d.kind != t->kind->kind || d.mem.handle != t->kind->handle) {
+    if (d.kind != t->kind->kind || !(d.mem.handle & t->sel.imports)) {
         const struct evp_tkind *other = evp_tkind_of((evp_transport_kind_t)d.kind);
+        if (d.kind == t->kind->kind && t->sel.no_import) {
+            evp_error("transport %s import: %s", t->kind->name, t->sel.no_import);
+            return EVP_EPERM;
+        }
         evp_error("transport %s import: a descriptor of kind %s (handle 0x%x) does not belong here",
-                  t->kind->name, other ? other->name : "mnnvl", d.mem.handle);
+                  t->kind->name, other ? other->name : "?", d.mem.handle);
         return EVP_EINVAL;
     }
     if (device < 0)
@@ -586,7 +593,7 @@ int evp_transport_import(evp_transport_t *t, const void *desc, size_t len, int f
         } else if (!(im = calloc(1, sizeof *im)) ||
                    evp_grow((void **)&t->imports, &t->capimports, t->nimports + 1, sizeof *t->imports)) {
             rc = EVP_ENOMEM;
-        } else if ((rc = t->mem->import(device, &d.mem, fd, 0, &im->mem)) == 0) {
+        } else if ((rc = t->mem->import(device, &d.mem, fd, t->sel.access, &im->mem)) == 0) {
             im->nonce = d.nonce;
             im->base_id = d.base_id;
             memcpy(im->handle, d.mem.bytes, sizeof im->handle);
