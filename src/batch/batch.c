@@ -112,24 +112,15 @@ static int evp_batch_lookup(evp_batch_lib_t *lib, evp_batch_t b, struct evp_sb *
 
 /* ---- leases ------------------------------------------------------------- */
 
-/* Bulk return, standing in for evp_pool_return_many until the pool has it
- * (same signature: 0 or the first error). */
-static int evp_batch_return_many(evp_pool_t *pool, const evp_lease_t *leases, uint32_t n)
-{
-    int rc = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        int r = evp_pool_return(pool, leases[i]);
-        if (r && !rc)
-            rc = r;
-    }
-    return rc;
-}
-
 static void evp_batch_returned(evp_batch_lib_t *lib, evp_pool_t *pool, const evp_lease_t *l, uint32_t n)
 {
-    int rc = evp_batch_return_many(pool, l, n);
-    if (rc)
-        evp_error("sub-batch: returning %u lease(s) failed: %s", n, evp_strerror(rc));
+    /* One call for the whole batch of leases (the grace period already
+     * separated them from every poller). A refusal is a bug: the sub-batch
+     * owns each lease exactly once. */
+    int refused = evp_pool_return_many(pool, n, l, NULL);
+    if (refused)
+        evp_error("sub-batch: returning %u lease(s): %d refused (%s)", n, refused,
+                  refused < 0 ? evp_strerror(refused) : "stale");
     atomic_fetch_add_explicit(&lib->lease_returns, n, memory_order_relaxed);
 }
 
