@@ -14,14 +14,16 @@
 #   deps       unpack DEPS_DIR (only if given)          -> OUTDIR/log.txt
 #   configure  cmake --preset default (Release, benchmarks on)
 #   build      cmake --build --preset default
-#   ctest      every label, gpu tests included          -> OUTDIR/ctest.txt
+#   ctest      every label: the host tests in parallel (half the CPUs), then
+#              the gpu-labelled ones one at a time      -> OUTDIR/ctest.txt
 #   gpu-ran    the gpu-labelled tests ran (a skip = no usable GPU = failure,
 #              except a multigpu-labelled test on a machine of one GPU)
 #   memcheck   each gpu-labelled test and examples/evpool-basic under
 #              compute-sanitizer --tool memcheck --leak-check full
 #                                                       -> OUTDIR/compute-sanitizer.txt
 #   bench      tools/bench.sh OUTDIR, if that script exists (its own files
-#              go to OUTDIR; its console output to OUTDIR/log.txt)
+#              go to OUTDIR; its console output to OUTDIR/log.txt); left
+#              out with GPU_SUITE_BENCH=0 (a machine's run split in two calls)
 #
 # OUTDIR stays flat with 5 files of this script's own, so that a transfer
 # limited to 8 files leaves 3 for tools/bench.sh. The CUDA Toolkit is taken
@@ -170,6 +172,16 @@ memcheck() {
   return "$bad"
 }
 
+# The host tests (stress and soak included) in parallel, then the gpu tests
+# alone: they share the GPUs and their figures (RSS, events created) are
+# read from a quiet machine.
+run_ctest() {
+  local rc=0
+  ctest --preset default --output-on-failure -LE gpu -j "$(((jobs + 1) / 2))" || rc=1
+  ctest --preset default --output-on-failure -L gpu || rc=1
+  return "$rc"
+}
+
 step machine "$out/machine.txt" machine_facts
 if [ -n "$deps_dir" ]; then
   prefix=$PWD/build/offline-deps
@@ -184,10 +196,12 @@ if [ -n "$deps_dir" ]; then
 fi
 if step configure "$log" cmake --preset default -DCUDAToolkit_ROOT="$cuda" &&
   step build "$log" cmake --build --preset default -j "$jobs"; then
-  step ctest "$out/ctest.txt" ctest --preset default --output-on-failure
+  step ctest "$out/ctest.txt" run_ctest
   step gpu-ran "$out/ctest.txt" gpu_tests_ran
   step memcheck "$out/compute-sanitizer.txt" memcheck
-  if [ -x tools/bench.sh ]; then
+  if [ "${GPU_SUITE_BENCH:-1}" = 0 ]; then
+    echo "bench      not run: GPU_SUITE_BENCH=0" >>"$summary"
+  elif [ -x tools/bench.sh ]; then
     step bench "$log" tools/bench.sh "$out"
   else
     echo "bench      not run: tools/bench.sh does not exist" >>"$summary"
