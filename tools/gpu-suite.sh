@@ -177,8 +177,9 @@ memcheck() {
 # read from a quiet machine.
 run_ctest() {
   local rc=0
-  ctest --preset default --output-on-failure -LE gpu -j "$(((jobs + 1) / 2))" || rc=1
-  ctest --preset default --output-on-failure -L gpu || rc=1
+  # --test-dir, not --preset: the preset's label filter would replace ours.
+  ctest --test-dir "$build" --output-on-failure -LE 'gpu|soak' -j "$(((jobs + 1) / 2))" || rc=1
+  ctest --test-dir "$build" --output-on-failure -L gpu || rc=1
   return "$rc"
 }
 

@@ -9,13 +9,16 @@
 # fetch:  `apt-get download` of the packages (and nothing they depend on:
 #         libc is assumed) into DIR. Needs current apt lists, no root.
 # unpack: `dpkg -x` of every DIR/*.deb into PREFIX (no root, touches nothing
-#         outside PREFIX).
+#         outside PREFIX), and points the unpacked .pc files at PREFIX.
 # env:    prints export lines that point pkg-config (and so CMake's
 #         pkg_check_modules) and the dynamic loader at PREFIX. pkg-config then
-#         answers with paths under PREFIX (PKG_CONFIG_SYSROOT_DIR), and, since
-#         PKG_CONFIG_LIBDIR replaces the default search path, finds ONLY the
-#         modules unpacked in PREFIX. The system-directory filters are turned
-#         off: PREFIX/usr/include is not the compiler's /usr/include.
+#         answers with paths under PREFIX (the .pc files were rewritten at
+#         unpack; no PKG_CONFIG_SYSROOT_DIR, which would also move the paths of
+#         .pc files found through PKG_CONFIG_PATH, e.g. an installed
+#         evpool.pc), and, since PKG_CONFIG_LIBDIR replaces the default search
+#         path, finds ONLY the modules unpacked in PREFIX (and PKG_CONFIG_PATH).
+#         The system-directory filters are turned off: PREFIX/usr/include is
+#         not the compiler's /usr/include.
 #
 # The debs are those of the fetching machine's release and architecture; they
 # work on a newer glibc (e.g. bookworm debs on Ubuntu 24.04), not an older one.
@@ -55,6 +58,10 @@ unpack() {
     dpkg -x "$deb" "$prefix"
     n=$((n + 1))
   done
+  prefix=$(cd "$prefix" && pwd -P)
+  # The packages' .pc files name /usr: make them name PREFIX/usr.
+  find "$prefix" -name '*.pc' -path '*/pkgconfig/*' -exec sed -i -E \
+    "s#^(prefix|exec_prefix|libdir|includedir)=/usr#\\1=$prefix/usr#" {} +
   echo "offline-deps: unpacked $n packages into $prefix" >&2
 }
 
@@ -76,7 +83,6 @@ env_lines() {
   libdir=$(libdir_of "$prefix")
   pcdirs="$libdir/pkgconfig"
   [ -d "$prefix/usr/share/pkgconfig" ] && pcdirs="$pcdirs:$prefix/usr/share/pkgconfig"
-  printf 'export PKG_CONFIG_SYSROOT_DIR=%q\n' "$prefix"
   printf 'export PKG_CONFIG_LIBDIR=%q\n' "$pcdirs"
   printf 'export PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1 PKG_CONFIG_ALLOW_SYSTEM_LIBS=1\n'
   # shellcheck disable=SC2016 # expanded by the eval, not here
