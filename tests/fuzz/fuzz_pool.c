@@ -5,9 +5,13 @@
  * Up to three pools (tiny: SIZE 1..4, MAX up to 8, thread cache 0..4,
  * exhaustion fail or wait with timeout 0, so that nothing ever waits) are
  * created lazily from the input and driven by one-byte opcodes (the low
- * bits pick the pool) with argument bytes; a missing byte reads as 0. The
- * model knows which leases are outstanding and what was recorded through
- * each. After every step:
+ * bits pick the pool) with argument bytes; a missing byte reads as 0. Bulk
+ * calls ride on two opcodes: "lease N" with the argument's high bit set is
+ * one evp_pool_lease_many (all or nothing; EVP_EINVAL past MAX), "return
+ * all" is one evp_pool_return_many of every outstanding lease plus a
+ * duplicate (refused); a stream sync also flushes the thread's caches
+ * (evp_pool_thread_flush). The model knows which leases are outstanding
+ * and what was recorded through each. After every step:
  *   - a lease succeeds exactly when fewer than MAX leases are outstanding
  *     (one thread: no event can be parked out of reach) and returns a value
  *     that is non-zero and not already outstanding; its event is non-NULL
@@ -212,6 +216,30 @@ static struct model *live(int pi)
     return &pools[pi];
 }
 
+/* A lease the pool just handed out: new, distinct, its own event, nothing
+ * recorded. */
+static void adopt(int pi, evp_lease_t l)
+{
+    struct model *m = &pools[pi];
+    if (l == EVP_LEASE_NONE || find_out(m, l) >= 0)
+        fail("pool %d: lease returned %#llx, %s", pi, (unsigned long long)l,
+             l ? "already outstanding" : "EVP_LEASE_NONE");
+    void *ev = NULL;
+    int rc;
+    if ((rc = evp_pool_event(m->pool, l, &ev)) != 0 || !ev)
+        fail("pool %d: evp_pool_event of a new lease: %s", pi, evp_strerror(rc));
+    for (uint32_t i = 0; i < m->n_out; i++)
+        if (m->out[i].event == ev)
+            fail("pool %d: leases %#llx and %#llx share an event", pi,
+                 (unsigned long long)m->out[i].lease, (unsigned long long)l);
+    if (evp_pool_query(m->pool, l) != EVP_ENODATA)
+        fail("pool %d: query of a new lease %#llx is not EVP_ENODATA", pi, (unsigned long long)l);
+    m->out[m->n_out++] = (struct out_lease){.lease = l, .event = ev};
+    if (m->n_out > m->most_out)
+        m->most_out = m->n_out;
+    m->leases++;
+}
+
 static void do_lease(int pi)
 {
     struct model *m = live(pi);
@@ -220,27 +248,43 @@ static void do_lease(int pi)
     if (m->n_out < m->max) {
         if (rc != 0)
             fail("pool %d: lease with %u of %u out: %s", pi, m->n_out, m->max, evp_strerror(rc));
-        if (l == EVP_LEASE_NONE || find_out(m, l) >= 0)
-            fail("pool %d: lease returned %#llx, %s", pi, (unsigned long long)l,
-                 l ? "already outstanding" : "EVP_LEASE_NONE");
-        void *ev = NULL;
-        if ((rc = evp_pool_event(m->pool, l, &ev)) != 0 || !ev)
-            fail("pool %d: evp_pool_event of a new lease: %s", pi, evp_strerror(rc));
-        for (uint32_t i = 0; i < m->n_out; i++)
-            if (m->out[i].event == ev)
-                fail("pool %d: leases %#llx and %#llx share an event", pi,
-                     (unsigned long long)m->out[i].lease, (unsigned long long)l);
-        if (evp_pool_query(m->pool, l) != EVP_ENODATA)
-            fail("pool %d: query of a new lease %#llx is not EVP_ENODATA", pi, (unsigned long long)l);
-        m->out[m->n_out++] = (struct out_lease){.lease = l, .event = ev};
-        if (m->n_out > m->most_out)
-            m->most_out = m->n_out;
-        m->leases++;
+        adopt(pi, l);
     } else {
         if (rc != EVP_EAGAIN)
             fail("pool %d: lease with all %u out: %d, want EVP_EAGAIN", pi, m->max, rc);
         m->fails++;
     }
+}
+
+/* evp_pool_lease_many: all k or none. Past what is free, the leases it got
+ * went back (counted as leases and returns) and it answers EVP_EAGAIN. */
+static void do_lease_many(int pi, uint32_t k)
+{
+    struct model *m = live(pi);
+    evp_lease_t ls[MAXEV];
+    int rc = evp_pool_lease_many(m->pool, k, ls);
+    if (k > m->max) {
+        if (rc != EVP_EINVAL)
+            fail("pool %d: lease_many(%u) beyond max %u: %d, want EVP_EINVAL", pi, k, m->max, rc);
+        return;
+    }
+    if (m->n_out + k <= m->max) {
+        if (rc != 0)
+            fail("pool %d: lease_many(%u) with %u of %u out: %s", pi, k, m->n_out, m->max, evp_strerror(rc));
+        for (uint32_t i = 0; i < k; i++)
+            adopt(pi, ls[i]);
+        return;
+    }
+    if (rc != EVP_EAGAIN)
+        fail("pool %d: lease_many(%u) with %u of %u out: %d, want EVP_EAGAIN", pi, k, m->n_out, m->max, rc);
+    for (uint32_t i = 0; i < k; i++)
+        if (ls[i] != EVP_LEASE_NONE)
+            fail("pool %d: a failed lease_many left lease %u = %#llx", pi, i, (unsigned long long)ls[i]);
+    uint32_t got = m->max - m->n_out;
+    m->leases += got;
+    m->returns += got;
+    m->fails++;
+    m->most_out = m->max;
 }
 
 /* A value to pass where a lease goes: one of this pool's outstanding leases
@@ -344,6 +388,35 @@ static void do_event(int pi, evp_lease_t l)
              m->out[i].event);
 }
 
+/* Every outstanding lease in one evp_pool_return_many call, the first one
+ * twice: the duplicate is refused (EVP_ESTALE), the rest go back. */
+static void do_return_all(int pi)
+{
+    struct model *m = &pools[pi];
+    evp_lease_t ls[MAXEV + 1];
+    int res[MAXEV + 1];
+    uint32_t n = m->n_out;
+    for (uint32_t i = 0; i < n; i++)
+        ls[i] = m->out[i].lease;
+    if (n)
+        ls[n] = ls[0];
+    uint32_t total = n ? n + 1 : 0;
+    int refused = evp_pool_return_many(m->pool, total, ls, res);
+    if (refused != (n ? 1 : 0))
+        fail("pool %d: return_many of %u outstanding + a duplicate refused %d", pi, n, refused);
+    for (uint32_t i = 0; i < n; i++)
+        if (res[i] != 0)
+            fail("pool %d: return_many: outstanding %#llx refused: %d", pi, (unsigned long long)ls[i], res[i]);
+    if (n && res[n] != EVP_ESTALE)
+        fail("pool %d: return_many: duplicate %#llx answered %d, want EVP_ESTALE", pi,
+             (unsigned long long)ls[n], res[n]);
+    for (uint32_t i = 0; i < n; i++)
+        m->returned[m->n_returned++ % HIST] = ls[i];
+    m->returns += n;
+    m->stale += n ? 1 : 0;
+    m->n_out = 0;
+}
+
 enum op {
     OP_LEASE, OP_LEASE_N, OP_RETURN, OP_RETURN_ALL, OP_RECORD_STREAM, OP_RECORD_NULL, OP_QUERY,
     OP_EVENT, OP_STREAM_WORK, OP_STREAM_SYNC, OP_NULL_ARGS, OP_DESTROY, OP_COUNT
@@ -373,15 +446,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             live(pi);
         switch (op) {
         case OP_LEASE: do_lease(pi); break;
-        case OP_LEASE_N:
-            for (int k = 1 + byte() % MAXEV; k > 0; k--)
+        case OP_LEASE_N: {
+            uint8_t x = byte(); /* the high bit: one evp_pool_lease_many call */
+            if (x & 0x80) {
+                do_lease_many(pi, 1 + x % MAXEV);
+                break;
+            }
+            for (int k = 1 + x % MAXEV; k > 0; k--)
                 do_lease(pi);
             break;
+        }
         case OP_RETURN: do_return(pi, pick(pi, byte())); break;
-        case OP_RETURN_ALL:
-            while (pools[pi].n_out)
-                do_return(pi, pools[pi].out[pools[pi].n_out - 1].lease);
-            break;
+        case OP_RETURN_ALL: do_return_all(pi); break;
         case OP_RECORD_STREAM: do_record(pi, pick(pi, byte()), true); break;
         case OP_RECORD_NULL: do_record(pi, pick(pi, byte()), false); break;
         case OP_QUERY: do_query(pi, pick(pi, byte())); break;
@@ -395,6 +471,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (evp_host_stream_synchronize(stream) != 0)
                 fail("evp_host_stream_synchronize");
             synced = enqueued;
+            /* A parked thread gives its cached events back; nothing the
+             * model sees changes. */
+            for (int k = 0; k < NPOOLS; k++)
+                if (pools[k].pool && evp_pool_thread_flush(pools[k].pool) != 0)
+                    fail("pool %d: evp_pool_thread_flush", k);
             break;
         case OP_NULL_ARGS: {
             evp_pool_t *p = pools[pi].pool;
