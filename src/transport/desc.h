@@ -52,7 +52,8 @@ size_t evp_tdesc_encode(const struct evp_tdesc *d, void *buf, size_t cap);
 /* Parses and checks len bytes: size, magic, version, declared length,
  * checksum, reserved bytes, kind (1..3), the memory descriptor (magic,
  * version, one handle type, offset + len within size) and the segment
- * inside it (seg_length > 0, seg_offset + seg_length <= mem.size).
+ * inside it (seg_length > 0, seg_offset + seg_length <= mem.len: the segment
+ * lies in the exported range, which starts mem.offset into the allocation).
  * Returns 0 and *out; EVP_EINVAL with a message in err (errlen > 0:
  * always NUL-terminated) naming what is wrong. */
 int evp_tdesc_decode(const void *buf, size_t len, struct evp_tdesc *out, char *err, size_t errlen);
