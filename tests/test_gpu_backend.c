@@ -187,6 +187,7 @@ static void test_ipc(int exp_dev, int imp_dev)
     const size_t big = 4 << 20, off = (1 << 20) + 256, len = (64 << 10) + 5;
     unsigned char *base = dev_alloc(exp_dev, big);
     CUDA_OK(cudaMemset(base, 0, big));
+    CUDA_OK(cudaDeviceSynchronize()); /* cudaMemset is host-asynchronous; the copies use other streams */
     CHECK_RC(mem->attach(exp_dev, base + off, len, &m), 0);
     CHECK_RC(peer_roundtrip(&g_peer, m, EVP_MEM_CUDA_IPC, PEER_VIA_NONE, imp_dev, 20, NULL), 0);
     CHECK_RC(mem->release(m), 0);
@@ -257,6 +258,9 @@ static void test_peer_copy(void)
     fill_pattern(h, len, 60);
     CUDA_OK(cudaSetDevice(0));
     CUDA_OK(cudaMemcpy(d0, h, len, cudaMemcpyHostToDevice));
+    /* A pageable H2D cudaMemcpy may return before its DMA lands ("API
+     * synchronization behavior"); s1 is not ordered after it. */
+    CUDA_OK(cudaDeviceSynchronize());
     CHECK_RC(be->copy(d1, d0, len, s1), 0); /* peer, on a stream of GPU 1 */
     memset(h, 0, len);
     CHECK_RC(be->copy(h, d1, len, s1), 0);
@@ -264,6 +268,7 @@ static void test_peer_copy(void)
     check_host(h, len, 60);
     CUDA_OK(cudaSetDevice(1));
     CUDA_OK(cudaMemset(d1, 0, len));
+    CUDA_OK(cudaDeviceSynchronize()); /* cudaMemset is asynchronous to the host; s1 is non-blocking */
     void *dst[2] = {d1, d1 + len / 2};
     const void *src[2] = {d0, d0 + len / 2};
     size_t lens[2] = {len / 2, len - len / 2};

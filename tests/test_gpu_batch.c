@@ -102,6 +102,10 @@ static void test_lifecycle(char *src, char *dst)
         host[i] = (char)(i * 7 + 3);
     CUDA_OK(cudaMemcpy(src, host, COPY_BYTES, cudaMemcpyHostToDevice));
     CUDA_OK(cudaMemset(dst, 0, COPY_BYTES));
+    /* Both may still run when they return (pageable H2D: "the DMA to final
+     * destination may not have completed"; cudaMemset: asynchronous to the
+     * host); the batch's streams are non-blocking. */
+    CUDA_OK(cudaDeviceSynchronize());
     evp_batch_req_t r[2] = {{.device = 0, .local = dst, .target = (uintptr_t)src, .length = COPY_BYTES / 2},
                             {.device = 0, .local = dst + COPY_BYTES / 2, .target = (uintptr_t)(src + COPY_BYTES / 2),
                              .length = COPY_BYTES / 2}};

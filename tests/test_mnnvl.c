@@ -349,6 +349,9 @@ static void touch(evp_transport_t *t, evp_segment_t imp, unsigned char *a, unsig
     for (size_t k = 0; k < sizeof host; k++)
         host[k] = (unsigned char)(k * 31 + (size_t)i);
     CUDA_OK(cudaMemcpy(a, host, sizeof host, cudaMemcpyDefault));
+    /* A pageable H2D cudaMemcpy may return before its DMA lands; the
+     * transport's streams are non-blocking. */
+    CUDA_OK(cudaDeviceSynchronize());
     evp_xfer_req_t r[2] = {{EVP_XFER_WRITE, a, imp, 0, sizeof host}, {EVP_XFER_READ, b, imp, 0, sizeof host}};
     for (int k = 0; k < 2; k++) {
         evp_batch_t bt;

@@ -97,13 +97,25 @@ static size_t check(const unsigned char *p, size_t len, uint64_t seed)
     return len;
 }
 
-/* Copies between host and (host kind: host; nvlink: device or host) memory. */
+/* Copies between host and (host kind: host; nvlink: device or host) memory,
+ * and waits until the bytes have landed. cudaMemcpy alone does not: "For
+ * transfers from pageable host memory to device memory, [...] The function
+ * will return once the pageable buffer has been copied to the staging memory
+ * for DMA transfer to device memory, but the DMA to final destination may not
+ * have completed." (CUDA Runtime API, "API synchronization behavior"). Only
+ * the legacy stream orders that DMA; the other process and the transport's
+ * non-blocking streams do not, so the peer's fill could still be in flight
+ * when its reply let this process READ (the pageable case's "wrong at byte
+ * 1048576": the last staged chunk), and a WRITE could read `local` before
+ * mem_copy filled it. Unverified on a GPU. */
 static void mem_copy(void *dst, const void *src, size_t len)
 {
-    if (g_nvlink)
+    if (g_nvlink) {
         CUDA_OK(cudaMemcpy(dst, src, len, cudaMemcpyDefault));
-    else
+        CUDA_OK(cudaDeviceSynchronize()); /* the current device ran it */
+    } else {
         memcpy(dst, src, len);
+    }
 }
 
 static void sleep_us(long us)
@@ -178,6 +190,9 @@ static int peer_main(char **argv)
         if (g_nvlink) {
             CUDA_OK(cudaSetDevice(m.dev[k]));
             CUDA_OK(cudaMemset(base[k], 0, alloc));
+            /* "asynchronous with respect to the host" (cudaMemset): done
+             * before the importer may WRITE into it. */
+            CUDA_OK(cudaDeviceSynchronize());
         }
         else
             memset(base[k], 0, alloc);

@@ -49,10 +49,12 @@ struct evp_backend {
     /* Copies and callbacks, in stream order. A host stream needs a stream
      * (NULL is EVP_EINVAL); CUDA's NULL is the legacy default stream. */
     /* Enqueues a copy of len bytes dst <- src (any of device, peer device,
-     * host; CUDA: cudaMemcpyAsync with cudaMemcpyDefault; host: memcpy on
-     * the stream's worker). len 0 enqueues nothing. The ranges must not
-     * overlap. 0; EVP_EINVAL (NULL pointer with len > 0, overlap, host: no
-     * stream); EVP_ENOMEM; EVP_EBACKEND (the CUDA error is logged). */
+     * host; CUDA: cudaMemcpyAsync with cudaMemcpyDefault, enqueued with the
+     * stream's device current, the caller's restored (cuda_backend.c: VMM
+     * access is judged per device); host: memcpy on the stream's worker).
+     * len 0 enqueues nothing. The ranges must not overlap. 0; EVP_EINVAL
+     * (NULL pointer with len > 0, overlap, host: no stream); EVP_ENOMEM;
+     * EVP_EBACKEND (the CUDA error is logged). */
     int (*copy)(void *dst, const void *src, size_t len, void *stream);
     /* Enqueues n independent copies dst[i] <- src[i] of len[i] bytes: all
      * of them or (on an argument error) none. Their order among themselves

@@ -98,13 +98,71 @@ static int evp_cuda_stream_sync(void *stream)
     return e == cudaSuccess ? 0 : evp_cuda_fail("cudaStreamSynchronize", e);
 }
 
+/* Copies are enqueued with the stream's device current, whatever device the
+ * calling thread has current.
+ *
+ * Why: a cuMem VMM range (cuda_mem.c) belongs to no context and is usable
+ * only by the devices cuMemSetAccess named: cuda.h documents
+ * CU_POINTER_ATTRIBUTE_ACCESS_FLAGS as "the access flags the device
+ * associated with the current context has on the corresponding memory", i.e.
+ * access to such a range is judged per device, against the current context.
+ * A cudaMalloc pointer instead carries its context (CU_POINTER_ATTRIBUTE_
+ * CONTEXT: "the CUcontext in which ptr was allocated"). That is our reading
+ * of the failure where a pageable H2D cudaMemcpyAsync on a device-0 stream
+ * into device 0's cudaMalloc memory worked with device 1 current (test_ipc)
+ * while the same copy into device 0's VMM memory, access granted to device 0
+ * only, failed with cudaErrorInvalidValue (test_gpu_backend --two-gpus,
+ * test_vmm_fd(0, 1): test_ipc(1, 0) leaves device 1 current). With the
+ * stream's device current the copy is judged against the device whose
+ * stream runs it, the one every caller grants access to (the transport's
+ * stream is the registered local buffer's device, else the segment's; the
+ * CUDA Programming Guide allows a memcpy on a stream of a device other than
+ * the current one, so this changes no documented behaviour). UNVERIFIED ON
+ * A GPU: diagnosed from the documentation and the failure report only.
+ *
+ * Cost: cudaStreamGetDevice and cudaGetDevice (host-side lookups, no
+ * pointer query) once per copy / copy_batch call, i.e. once per submit and
+ * not per request; two cudaSetDevice only where the caller's device differs.
+ * Not measured. The special handles (NULL, cudaStreamLegacy,
+ * cudaStreamPerThread) name the current device's stream: nothing to do.
+ * Before CUDA 12.8 (no cudaStreamGetDevice) the caller's device is kept. */
+static int evp_cuda_stream_enter(cudaStream_t stream, int *dev, int *prev)
+{
+    *dev = *prev = -1;
+#if CUDART_VERSION >= 12080
+    if (!stream || stream == cudaStreamLegacy || stream == cudaStreamPerThread)
+        return 0;
+    cudaError_t e = cudaStreamGetDevice(stream, dev);
+    if (e != cudaSuccess) {
+        *dev = -1;
+        return evp_cuda_fail("cudaStreamGetDevice", e);
+    }
+    int rc = evp_cuda_enter(*dev, prev);
+    if (rc)
+        *dev = -1;
+    return rc;
+#else
+    (void)stream;
+    return 0;
+#endif
+}
+
+static int evp_cuda_stream_leave(int dev, int prev, int rc)
+{
+    return dev < 0 ? rc : evp_cuda_leave(dev, prev, rc);
+}
+
 static int evp_cuda_copy(void *dst, const void *src, size_t len, void *stream)
 {
     int rc = evp_backend_copy_check(&dst, &src, &len, 1);
     if (rc || len == 0)
         return rc;
+    int dev, prev;
+    if ((rc = evp_cuda_stream_enter((cudaStream_t)stream, &dev, &prev)) != 0)
+        return rc;
     cudaError_t e = cudaMemcpyAsync(dst, src, len, cudaMemcpyDefault, (cudaStream_t)stream);
-    return e == cudaSuccess ? 0 : evp_cuda_fail("cudaMemcpyAsync", e);
+    rc = e == cudaSuccess ? 0 : evp_cuda_fail("cudaMemcpyAsync", e);
+    return evp_cuda_stream_leave(dev, prev, rc);
 }
 
 static int evp_cuda_copy_each(void *const *dst, const void *const *src, const size_t *len, size_t n,
@@ -141,8 +199,21 @@ static int evp_cuda_copy_batched(void *const *dst, const void *const *src, const
         if (len[i] == 0)
             return 0;
     /* One attribute for all copies: the sources are read in stream order,
-     * like cudaMemcpyAsync. The location hints only matter for managed
-     * memory and stay unset. */
+     * like cudaMemcpyAsync. cudaMemcpyBatchAsync's documentation (CUDA 13.0
+     * cuda_runtime_api.h): "If the source access order is set to
+     * cudaMemcpySrcAccessOrderStream, then the source will be accessed in
+     * stream order" -- for any source, pageable host memory included. Any
+     * ("suited for host pointers allocated outside CUDA (ex., via malloc)
+     * when it's known that no prior operations in the stream can be
+     * accessing the memory") and DuringApiCall ("no prior operations in the
+     * stream can be accessing the memory") promise what a caller of
+     * copy_batch cannot: a submit may read a buffer an earlier copy on the
+     * same stream still writes. So Stream stays, for pageable memory too.
+     * The location hints "are only applicable for managed memory pointers
+     * [...] or system-allocated pageable memory on devices where
+     * cudaDevAttrPageableMemoryAccess is true"; they stay unset (no hint).
+     * Note: a pageable READ of one request (n == 1) never comes here: it is
+     * one cudaMemcpyAsync (evp_cuda_copy_each). */
     struct cudaMemcpyAttributes attr = {.srcAccessOrder = cudaMemcpySrcAccessOrderStream};
     size_t first = 0;
 #if CUDART_VERSION >= 13000
@@ -171,14 +242,21 @@ static int evp_cuda_copy_batch(void *const *dst, const void *const *src, const s
                                void *stream)
 {
     int rc = evp_backend_copy_check(dst, src, len, n);
-    if (rc)
+    if (rc || n == 0)
+        return rc;
+    int dev, prev; /* the stream's device current: see evp_cuda_stream_enter */
+    if ((rc = evp_cuda_stream_enter((cudaStream_t)stream, &dev, &prev)) != 0)
         return rc;
 #if CUDART_VERSION >= 12080
     rc = evp_cuda_copy_batched(dst, src, len, n, (cudaStream_t)stream);
-    if (rc)
-        return rc < 0 ? rc : 0;
+    if (rc == 0)
+        rc = evp_cuda_copy_each(dst, src, len, n, (cudaStream_t)stream);
+    else if (rc > 0)
+        rc = 0;
+#else
+    rc = evp_cuda_copy_each(dst, src, len, n, (cudaStream_t)stream);
 #endif
-    return evp_cuda_copy_each(dst, src, len, n, (cudaStream_t)stream);
+    return evp_cuda_stream_leave(dev, prev, rc);
 }
 
 static int evp_cuda_host_fn(void *stream, void (*fn)(void *), void *arg)
