@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb clock calibration: see evb_clock.h. */
 #include "evb_clock.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb clock: a cheap tick counter for timing single operations.
  *
  * clock_gettime(CLOCK_MONOTONIC) costs 15-25 ns through the vDSO and far more

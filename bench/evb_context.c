@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb context: what machine a result came from, for the JSON "context"
  * (benchmark::AddCustomContext). Google Benchmark already records the host
  * name, date, CPU count and MHz, caches and load; this adds the CPU model,

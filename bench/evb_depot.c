@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb depot: the shared depot alone, without the pool around it. Three
  * depots hold EVB_DEPOT_CHAINS chain ids, each with a row of `width` values:
  *   ring          evp_ring (src/pool/ring.h, SCQ)

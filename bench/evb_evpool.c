@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb: evpool itself, as an evb_impl, for the same_thread and cross_thread
  * patterns. The pool runs on the backend EVPOOL_BACKEND picks (auto: CUDA
  * where a GPU is usable, else host): lease and return never touch the

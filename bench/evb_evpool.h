@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb: building and checking evpool pools for the benchmarks. */
 #ifndef EVB_EVPOOL_H
 #define EVB_EVPOOL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb exhaustion: more threads than events. EVPOOL_SIZE = EVPOOL_MAX = 1..4
  * with 16 threads under EVPOOL_ON_EXHAUST=wait: every thread leases, holds
  * the event for EVB_EXHAUST_HOLD_NS (standing in for enqueueing a copy and

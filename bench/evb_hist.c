@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb histogram: see evb_hist.h. */
 #include "evb_hist.h"
 

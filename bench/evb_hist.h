@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb histogram: per-thread latency histogram, log-linear buckets in ns.
  *
  * Values below 16 ns get a bucket each; above, every power of two is split

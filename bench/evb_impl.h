@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb implementations: one ops table per way of handing out events, so the
  * same benchmark bodies (evb_patterns.h) measure evpool and every baseline.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool-bench's main: C owns it and calls the shim (shim/evb.h), which
  * calls back only through the function pointers of each evb_bench. */
 #include "evb_suite.h"

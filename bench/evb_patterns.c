@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb patterns: the out-of-line parts (setup, slow paths, the end of a run).
  * See evb_patterns.h. */
 #include "evb_patterns.h"

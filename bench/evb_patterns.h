@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb patterns: the two ways a transfer engine uses an event pool, written
  * once and instantiated per implementation (evb_impl.h).
  *

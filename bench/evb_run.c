@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb run: see evb_run.h. */
 #include "evb_run.h"
 

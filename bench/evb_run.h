@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb run: the one fixture and the one timed loop every benchmark uses
  * (Google Benchmark's own examples are the model: a fixture, then
  * `for (auto _ : state)`), what each thread keeps, the deadline that bounds

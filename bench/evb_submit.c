@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb submit: what a submit costs on the CUDA backend, end to end. Each
  * benchmark thread has its own stream and its own 4 KiB source and
  * destination in device memory, and per submit enqueues one D2D

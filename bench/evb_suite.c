@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb suite: the order here is the order of the report (and of the JSON). */
 #include "evb_suite.h"
 

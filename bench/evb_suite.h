@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb suite: every benchmark family registers itself from one function;
  * evb_register_all (evb_suite.c) calls them in the order they report.
  * main (evb_main.c) calls evb_register_all and evb_context_collect. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Installs an evpool build tree into a scratch prefix and builds the consumer
 # program (examples/consumer) three ways, running each:
 #   1. CMake find_package(evpool) against the install;

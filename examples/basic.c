@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool example: lease events from the device-0 pool, record them on a
  * stream after some work, poll them until done, return them, print the stats.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nvlink_pair: two processes of one node move bytes GPU to GPU with an
  * evpool transport. The program starts its own peer:
  *

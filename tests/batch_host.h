@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the host-backend sub-batch tests: an enqueue callback
  * that copies on the host stream (optionally held by a gate, optionally
  * failing), and waits on the library's counters. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Fails if a file links the CUDA driver directly: a NEEDED entry for
 # libcuda.so (readelf -d) or an undefined driver symbol cu[A-Z]* (nm -u).
 # evpool reaches the driver only through cudaGetDriverEntryPointByVersion

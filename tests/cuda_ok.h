@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CUDA_OK(call): a CUDA runtime call in a gpu test that must succeed;
  * fails the test with the call and the CUDA error. */
 #ifndef EVPOOL_TESTS_CUDA_OK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Minimal test harness: CHECK aborts the test with file:line and the
  * expression; CHECK_EQ/CHECK_RC print both sides. Exit 77 = skipped. */
 #ifndef EVPOOL_TESTS_HARNESS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A peer process for the memory export/import tests.
  *
  * The test binary runs itself as the peer: peer_spawn fork+execs

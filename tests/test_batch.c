@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Sub-batches on the host backend: lifecycle, capacity, handles, and every
  * failure path (lease exhaustion, enqueue, record, query, stream creation,
  * teardown with live and in-flight sub-batches), each checked for the

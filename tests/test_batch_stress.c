@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Stress: owner threads (argv[1] x cores; CTest runs 2x and 8x) allocate
  * sub-batches, submit 1-2 calls of 1-2 tasks (host work that sometimes
  * lingers), publish them, and free them — half at once with the work in

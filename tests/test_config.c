@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Configuration: every knob with good and bad values, from the environment
  * and set explicitly (text and typed setters); precedence; derived defaults;
  * cross-knob checks; every bad value reported; the unknown-variable warning,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The process-wide registry on the host backend: lazy creation from the
  * environment, one pool per device, concurrent first use, lock-free lookup,
  * range checks, shutdown. */

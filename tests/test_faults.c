@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fault injection on every backend op (src/backend/fault.h), table-driven:
  * each row makes the Nth call of one op fail while driving the layer that
  * uses it — the pool (creation, growth, record, query, teardown), the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fork() while other threads hammer a pool: the child never hangs. In the
  * child the parent's pool answers EVP_ENODEV at once (documented in
  * pool.h), and the child can create and use pools of its own, directly and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CUDA backend's copies, host callbacks and memory export/import.
  *
  *   test_gpu_backend             one GPU: copies (H2D pageable, D2D, D2H

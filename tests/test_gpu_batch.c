@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Sub-batches on the CUDA backend, with real device copies: the enqueue
  * callback issues cudaMemcpyAsync D2D on the sub-batch's stream.
  *   1. lifecycle: submit, poll to COMPLETED, the bytes arrived;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The pool on the CUDA backend, on every visible GPU: events are created
  * with the owning device current and the caller's device restored; record,
  * query and cudaStreamWaitEvent work through leases; a query from a thread

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host streams run callbacks in FIFO order; synchronize waits for all of
  * them; destroy drains what is queued. */
 #include <pthread.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host backend ops beyond events: copies and callbacks in stream order,
  * fd passing, and memory export/import between two processes (the test
  * binary re-run as its peer, tests/peer.h) with the fd moved by SCM_RIGHTS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host backend: a query racing with the holder's re-record on another
  * stream must never answer "complete" for pending work.
  *

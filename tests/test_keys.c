@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A hostile environment: every pthread key is in use when the first pool is
  * created. Pool creation must fail with a clear error (EVP_ENOMEM, logged)
  * and must not write another component's thread-specific data (it used to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the library tells its user: EVPOOL_BACKEND=auto without a GPU falls
  * back to the host backend and says so once (info); EVPOOL_BACKEND=cuda
  * without a GPU is EVP_ENODEV with the reason; teardown names the slots of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The mnnvl transport.
  *
  *   test_mnnvl        (unit, CI) the FABRIC / POSIX-fd choice for every probe

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The pool on the host backend: sizing, growth to max and no further, both
  * exhaustion policies, the wait timeout, stale and double returns, record
  * and query through leases, reclaim from idle threads' caches, thread-exit

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The SCQ ring depot: FIFO order, chains kept whole, empty without shared
  * writes, full capacity, wrap-around against a model, and conservation
  * under churn at 2x and 8x the online CPUs (every value owned by at most

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Soak: EVP_SOAK_SECONDS (default 60) of random operations on the host
  * backend, in epochs of a few seconds. Each epoch builds a fresh world — a
  * shared pool and a sub-batch library with random sizes (pools down to one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The depot stack of chains: LIFO order, chain contents kept whole, empty,
  * and conservation under concurrent push/pop (every value present exactly
  * once at the end, never owned by two threads at once). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Stress: many threads (2x and 8x the cores; EVP_STRESS_THREADS picks one
  * count instead, EVP_STRESS_ITERS the iterations per thread at 2x, a
  * quarter of them at 8x) lease and return, in several patterns. Every

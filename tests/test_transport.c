@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The transport layer on the host kind, in one process (a segment exported
  * here is imported here too: a second mapping of the same memfd):
  *   - the descriptor codec: round trip; every truncation, every flipped

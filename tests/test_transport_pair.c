@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Two processes over a transport: the peer (this binary re-run with
  * --transport-peer, fork+exec'd before this process makes any CUDA call)
  * allocates and registers segments and exports them (descriptor + fd over

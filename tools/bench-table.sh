@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Prints the summary tables (Markdown) of an evpool-bench JSON file:
 #   tools/bench-table.sh bench/results/<run>/bench.json
 # Needs jq and awk (tools/deps.sh installs jq). Every number comes from the

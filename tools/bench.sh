@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The benchmark suite, from a fresh Debian machine to a table:
 #   tools/bench.sh [OUTDIR] [extra evpool-bench flags...]
 #

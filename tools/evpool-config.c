@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool-config: prints the configuration the current environment resolves
  * to, one knob per line, so that a deployment can be checked before a pool
  * is ever created. Exit status: 0 valid, 1 invalid value, 2 usage error. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck disable=SC2317 # the step functions run through step "$@"
 # The whole GPU-machine run in one command:
 #
@@ -31,7 +32,7 @@
 set -uo pipefail
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
-  sed -n '3,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+  sed -n '4,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
   exit 2
 fi
 mkdir -p "$1" || exit 2

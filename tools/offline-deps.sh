@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Carries evpool's pkg-config dependencies (liburcu, Concurrency Kit) to a
 # machine that has no package registry (an offline GPU node, say).
 #
@@ -28,7 +29,7 @@ PKGS=(liburcu-dev liburcu8 libck-dev libck0)
 
 die() { echo "offline-deps: $*" >&2; exit 1; }
 usage() {
-  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+  sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
   exit 2
 }
 

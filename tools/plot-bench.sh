@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Turns an evpool-bench JSON file into a PNG: ns per operation per thread and
 # aggregate throughput against thread count, one line per implementation,
 # log scales, for the same_thread and cross_thread patterns.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The test command: installs the build dependencies if any is missing
 # (tools/deps.sh), configures a CMake preset with warnings as errors, builds
 # it and runs its CTest suite. Exits non-zero on any failure.
@@ -17,7 +18,7 @@ set -euo pipefail
 preset=${1:-default}
 case "$preset" in
   default | debug | asan | tsan | fuzz) ;;
-  -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "tools/test.sh: unknown preset '$preset' (default|debug|asan|tsan|fuzz)" >&2; exit 2 ;;
 esac
 shift $(($# > 0 ? 1 : 0))

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Baseline: a Concurrency Kit ck_ring MPMC ring as the free list, the
  * lock-free pool most people would write first. Items are slot ids
  * 1..capacity; the same capacity as evpool's pool in the pattern runs.

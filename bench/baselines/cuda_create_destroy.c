@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Baseline: no pool at all, cudaEventCreateWithFlags(DisableTiming) on
  * lease and cudaEventDestroy on return, what Mooncake TENT's nvlink/mnnvl
  * transports do per submit. CUDA only: without a usable GPU the run reports

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Baseline: a mutex around a LIFO vector of free events, what PyTorch's
  * CUDACachingAllocator EventPool does (std::mutex + std::vector, pop_back
  * on lease, push_back on return). Items are slot ids 1..capacity, filled up

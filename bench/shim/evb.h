@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evb — the C face of the benchmark harness (Google Benchmark underneath).
  *
  * Benchmark bodies are C. Each one is described by an evb_bench and handed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // evb shim: registers the C benchmarks of bench/ with Google Benchmark and
 // exposes the running State to C (evb.h). The only C++ in the project.
 //

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The smallest program against evpool: a host-backend pool, one lease taken
  * and returned, teardown that destroys every event. Exits 0 when the pool
  * behaved and the library linked is the version of the headers. */

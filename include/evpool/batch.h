@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — sub-batches: groups of transfer tasks that lease events.
  *
  * A sub-batch holds up to `capacity` tasks. Each evp_batch_submit appends

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — configuration.
  *
  * Every knob is one line of EVP_KNOB_MAP below: variable name, struct field,

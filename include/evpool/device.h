@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — the process-wide registry of per-device pools.
  *
  * evp_device_pool(N) hands out the pool of device N, created lazily on first

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — error codes.
  *
  * Every evpool function that can fail returns 0 (EVP_OK) or one of the

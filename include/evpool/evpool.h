@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — umbrella header. Link evpool::evpool (libevpool.a). */
 #ifndef EVPOOL_EVPOOL_H
 #define EVPOOL_EVPOOL_H

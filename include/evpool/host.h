@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — host "streams" for the host backend.
  *
  * A host stream is a worker thread that runs enqueued callbacks in FIFO

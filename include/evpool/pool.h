@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — the event pool.
  *
  * A pool owns a bounded set of backend events (cudaEvent_t on the CUDA

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — transports: move bytes between this process's buffers and a
  * peer process's registered segments, with sub-batches that lease events.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — backends: an ops table the layers above drive.
  *
  * A backend creates, destroys, records and queries opaque event handles,

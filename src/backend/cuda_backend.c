@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CUDA backend: events, streams, copies and host callbacks through the
  * runtime API (memory export/import: cuda_mem.c). The runtime is linked
  * statically (CUDA::cudart_static) and loads the driver itself, so without a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "backend/cuda_device.h"
 
 #include "evpool/error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — helpers every CUDA-backend file shares: the failure report and
  * making a device current for a call (the caller's device is restored). */
 #ifndef EVPOOL_SRC_BACKEND_CUDA_DEVICE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — the CUDA driver API, reached only through the runtime's entry-point
  * lookup (cudaGetDriverEntryPointByVersion).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CUDA backend memory: CUDA IPC handles of cudaMalloc allocations, and cuMem
  * VMM allocations exported as a POSIX fd or a FABRIC handle. Driver calls go
  * through the entry-point table (cuda_driver.h) only. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — fault injection: a wrapper of a backend's ops table that makes
  * chosen calls fail, for tests of every failure path above the backend.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — moving a file descriptor to another process.
  *
  * Two ways, for the handles that are fds (host memfd, cuMem

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host backend: an event is a target count on a host stream; it is complete
  * once the stream has run that many items (callbacks and copies). Copies
  * are memcpy run by the stream's worker in order (memory export/import:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — host stream internals the host backend reads. */
 #ifndef EVPOOL_SRC_BACKEND_HOST_INTERNAL_H
 #define EVPOOL_SRC_BACKEND_HOST_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host backend memory: a memfd mapped MAP_SHARED, exported as its fd (+
  * size in the descriptor) and imported by mapping the received fd. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — memory a peer process can map: allocate or attach, export as an
  * opaque descriptor (+ an fd where the handle type needs one), import,
  * release. The transports above (nvlink: CUDA IPC; mnnvl: cuMem FABRIC,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — monotonic time for timeouts and wait statistics. */
 #ifndef EVPOOL_SRC_BASE_CLOCK_H
 #define EVPOOL_SRC_BASE_CLOCK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — configuration as data: one table row per knob, generated from
  * EVP_KNOB_MAP (include/evpool/config.h) together with the accessors of the
  * struct fields; every value parsed, range-checked and formatted from its

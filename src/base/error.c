@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — names and messages of the error codes, generated from
  * EVP_ERRNO_MAP (include/evpool/error.h). */
 #include "evpool/error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — internal logging to stderr, prefixed "evpool: <level>: ".
  *
  * The level is process-wide: it starts from EVPOOL_LOG (read on first use,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — the sub-batch lifecycle: alloc, submit, status, free, reclaim.
  *
  * Ownership. A sub-batch object (slab slot) is owned by its handle's holder

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* _LGPL_SOURCE exposes liburcu's per-thread reader state, whose `registered`
  * flag tells whether anybody registered this thread (a small inline access,
  * as the LGPL allows). */

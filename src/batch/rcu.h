@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — RCU for the sub-batch layer: liburcu's memb flavour.
  *
  * Why memb: evpool lives inside someone else's process. urcu-memb takes no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — slab: fixed-size objects handed out by index, for sub-batches.
  *
  * Objects live in chunks of EVP_SLAB_CHUNK, created up front (`initial`)

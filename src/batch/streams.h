@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — the per-device stream pool the sub-batches share.
  *
  * At most `n` streams per device, created on first need (backend

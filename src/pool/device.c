@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — the process-wide registry: one pool per device, created lazily.
  *
  * The table of pool pointers is sized once (the backend's device count) and

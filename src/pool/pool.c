@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — the per-device event pool: lease, return, record, query.
  *
  * A free event lives, at any moment, in exactly one of:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — the pool's layout, shared by pool.c and device.c. */
 #ifndef EVPOOL_SRC_POOL_POOL_INTERNAL_H
 #define EVPOOL_SRC_POOL_POOL_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The SCQ ring depot: see ring.h for the algorithm's contract. The comments
  * here name, for every atomic, what it pairs with. */
 #include "pool/ring.h"

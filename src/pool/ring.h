@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — the depot as a ring: Nikolaev's SCQ (DISC 2019) holding chain ids.
  *
  * What: a bounded lock-free FIFO of node ids with the stack's API

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — the depot: a bounded lock-free stack of chains of 64-bit values.
  *
  * A Treiber stack whose nodes are chains: a push stores up to `width`

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — per-thread caches of free events, and their reclaim.
  *
  * A "home" (one per pool) owns a list of caches, one per thread that used

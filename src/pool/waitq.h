@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — the wait queue: FIFO hand-off of freed events to sleeping leasers.
  *
  * A lock-free ticket queue (the design of a ticket lock, with a cell per

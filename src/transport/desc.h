@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — the transport descriptor: what an exporter publishes for one
  * segment, as bytes a peer receives by any channel.
  *

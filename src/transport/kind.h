@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — transport kinds: what differs between host, nvlink and
  * mnnvl is one ops table each; transport.c does the rest (segment tables,
  * descriptors, sub-batches, the copy callback) the same way for all. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The host kind: memfd segments, memcpy on host worker streams. */
 #include "transport/kind.h"
 

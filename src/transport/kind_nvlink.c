@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The nvlink kind: one node's GPUs, CUDA IPC handles, peer access. */
 #include "transport/kind.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The mnnvl kind: multi-node NVLink. Segments are cuMem VMM allocations
  * (created at the allocation granularity, reserved, mapped, access set for
  * every GPU of the node: backend/cuda_mem.c) exported as FABRIC handles, the

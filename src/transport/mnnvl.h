@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — the mnnvl kind's choice of handle, apart from the GPU probe that
  * feeds it, so that the choice (knob, fallback, its one warning) is tested
  * on machines without a GPU. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* evpool — the transport: segment tables, descriptors and sub-batches, the
  * same for every kind (kind.h holds what differs).
  *

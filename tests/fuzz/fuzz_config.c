@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness: the configuration parser.
  *
  * The input is lines "NAME=VALUE" (split at the first '='; a line without

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness: the transport descriptor parser, evp_tdesc_decode
  * (src/transport/desc.h), a pure codec that reads bytes from a peer.
  *

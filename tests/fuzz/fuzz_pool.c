@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness: random programs of pool operations on the host backend,
  * checked step by step against a shadow model and the documented contract
  * of include/evpool/pool.h.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs one libFuzzer binary for a bounded time (the CTest command of each
 # fuzz test, tests/fuzz/CMakeLists.txt):
 #
