@@ -19,14 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cuda_ok.h"
 #include "harness.h"
-
-#define CUDA_OK(call)                                                                            \
-    do {                                                                                         \
-        cudaError_t _e = (call);                                                                 \
-        if (_e != cudaSuccess)                                                                   \
-            evp_test_fail(__FILE__, __LINE__, "%s: %s", #call, cudaGetErrorString(_e));          \
-    } while (0)
 
 #define COPY_BYTES 4096
 
