@@ -265,11 +265,20 @@ static void run_all(int threads, long iters)
     fprintf(stderr, "stress: %d threads, %ld iterations each\n", g_threads, g_iters);
     char scarce[16];
     snprintf(scarce, sizeof scarce, "%d", g_threads / 2 > 2 ? g_threads / 2 : 2);
+    /* Patterns where a thread holds up to 3 leases while it waits for a
+     * 4th (wait policy) need max >= 3 x threads + 1, or every event can end
+     * up held by waiters: a real deadlock that only the wait timeout (1 s)
+     * breaks, and under FIFO hand-off it re-forms at once (each freed event
+     * goes to the oldest waiter, itself a holder). At 8x the cores of a
+     * 16-core host (128 threads) the old fixed 256 / 128 crawled there. */
+    char hold4_max[16], stale_max[16];
+    snprintf(hold4_max, sizeof hold4_max, "%d", 3 * g_threads + 1 > 256 ? 3 * g_threads + 1 : 256);
+    snprintf(stale_max, sizeof stale_max, "%d", 3 * g_threads + 1 > 128 ? 3 * g_threads + 1 : 128);
 
-    run_pattern("same-thread", evp_test_config("EVPOOL_SIZE", "64", "EVPOOL_MAX", "256", NULL), same_thread, 0, 4,
-                false, false);
+    run_pattern("same-thread", evp_test_config("EVPOOL_SIZE", "64", "EVPOOL_MAX", hold4_max, NULL), same_thread,
+                0, 4, false, false);
     run_pattern("no-cache",
-                evp_test_config("EVPOOL_SIZE", "64", "EVPOOL_MAX", "256", "EVPOOL_THREAD_CACHE", "0", NULL),
+                evp_test_config("EVPOOL_SIZE", "64", "EVPOOL_MAX", hold4_max, "EVPOOL_THREAD_CACHE", "0", NULL),
                 same_thread, 0, 4, false, false);
     run_pattern("cross-thread", evp_test_config("EVPOOL_SIZE", "64", "EVPOOL_MAX", "4096", NULL), submitter, 0, 1,
                 true, false);
@@ -286,7 +295,7 @@ static void run_all(int threads, long iters)
                 evp_test_config("EVPOOL_SIZE", scarce, "EVPOOL_MAX", scarce, "EVPOOL_THREAD_CACHE", "2",
                                 "EVPOOL_ON_EXHAUST", "fail", NULL),
                 same_thread, 0, 1, false, false);
-    run_pattern("stale", evp_test_config("EVPOOL_SIZE", "32", "EVPOOL_MAX", "128", NULL), same_thread, 7, 4,
+    run_pattern("stale", evp_test_config("EVPOOL_SIZE", "32", "EVPOOL_MAX", stale_max, NULL), same_thread, 7, 4,
                 false, false);
     /* Bulk leases of up to 4 with enough events for every thread's 4. */
     char bulk_max[16];
