@@ -45,19 +45,6 @@ static const evp_knob_def_t evp_knobs[] = {
 };
 _Static_assert(sizeof evp_knobs / sizeof evp_knobs[0] == EVP_KNOB_COUNT, "one row per knob");
 
-/* NULL-safe: err may be NULL or errlen 0 when the caller wants only the code. */
-__attribute__((format(printf, 3, 4)))
-static int evp_config_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return EVP_EINVAL;
-}
-
 /* Several failures in one message, " | " between them; the text is
  * truncated, never overrun. err may be NULL (only `any` is kept). */
 typedef struct evp_config_msgs {
@@ -118,7 +105,7 @@ static int evp_parse_uint(const evp_knob_def_t *d, const char *text, uint64_t *o
 {
     /* strtoull would accept spaces, signs and "0x"; only plain digits are a number here. */
     if (text[0] == '\0' || text[strspn(text, "0123456789")] != '\0')
-        return evp_config_fail(err, errlen, "%s=\"%s\": not a decimal integer; accepted: %s",
+        return evp_invalid(err, errlen, "%s=\"%s\": not a decimal integer; accepted: %s",
                                d->name, text, d->accepts);
     uint64_t v = 0;
     for (const char *p = text; *p && v <= d->max; p++) {
@@ -127,7 +114,7 @@ static int evp_parse_uint(const evp_knob_def_t *d, const char *text, uint64_t *o
         v = v > (UINT64_MAX - digit) / 10 ? UINT64_MAX : v * 10 + digit;
     }
     if (v < d->min || v > d->max)
-        return evp_config_fail(err, errlen, "%s=\"%s\": out of range; accepted: %s", d->name,
+        return evp_invalid(err, errlen, "%s=\"%s\": out of range; accepted: %s", d->name,
                                text, d->accepts);
     *out = v;
     return 0;
@@ -143,7 +130,7 @@ static int evp_parse_word(const evp_knob_def_t *d, const char *text, uint64_t *o
             *out = i;
             return 0;
         }
-    return evp_config_fail(err, errlen, "%s=\"%s\": not an accepted value; accepted: %s",
+    return evp_invalid(err, errlen, "%s=\"%s\": not an accepted value; accepted: %s",
                            d->name, text, d->accepts);
 }
 
@@ -247,14 +234,14 @@ int evp_config_set(evp_config_t *cfg, const char *name, const char *value, char 
 {
     char known[512];
     if (!cfg || !name)
-        return evp_config_fail(err, errlen, "evp_config_set: NULL config or name");
+        return evp_invalid(err, errlen, "evp_config_set: NULL config or name");
     evp_knob_t knob = evp_config_find(name, strlen(name));
     if (knob == EVP_KNOB_COUNT)
-        return evp_config_fail(err, errlen, "unknown variable %s; known: %s", name,
+        return evp_invalid(err, errlen, "unknown variable %s; known: %s", name,
                                evp_config_known(known, sizeof known));
     const evp_knob_def_t *d = &evp_knobs[knob];
     if (!value)
-        return evp_config_fail(err, errlen, "%s: no value; accepted: %s", d->name, d->accepts);
+        return evp_invalid(err, errlen, "%s: no value; accepted: %s", d->name, d->accepts);
     uint64_t v;
     int rc = evp_knob_parse(d, value, &v, err, errlen);
     if (rc == 0)
@@ -266,11 +253,11 @@ int evp_config_set_u64(evp_config_t *cfg, evp_knob_t knob, uint64_t value, char 
                        size_t errlen)
 {
     if (!cfg || !evp_knob_valid(knob))
-        return evp_config_fail(err, errlen, "evp_config_set_u64: NULL config or knob %d out of range",
+        return evp_invalid(err, errlen, "evp_config_set_u64: NULL config or knob %d out of range",
                                (int)knob);
     const evp_knob_def_t *d = &evp_knobs[knob];
     if (!evp_knob_in_range(d, value))
-        return evp_config_fail(err, errlen, "%s=%" PRIu64 ": out of range; accepted: %s", d->name,
+        return evp_invalid(err, errlen, "%s=%" PRIu64 ": out of range; accepted: %s", d->name,
                                value, d->accepts);
     evp_config_put(cfg, knob, value, EVP_SRC_EXPLICIT);
     return 0;
@@ -279,10 +266,10 @@ int evp_config_set_u64(evp_config_t *cfg, evp_knob_t knob, uint64_t value, char 
 int evp_config_set_bool(evp_config_t *cfg, evp_knob_t knob, bool value, char *err, size_t errlen)
 {
     if (!cfg || !evp_knob_valid(knob))
-        return evp_config_fail(err, errlen,
+        return evp_invalid(err, errlen,
                                "evp_config_set_bool: NULL config or knob %d out of range", (int)knob);
     if (evp_knobs[knob].kind != EVP_KIND_BOOL)
-        return evp_config_fail(err, errlen, "%s is not a 0/1 knob; accepted: %s",
+        return evp_invalid(err, errlen, "%s is not a 0/1 knob; accepted: %s",
                                evp_knobs[knob].name, evp_knobs[knob].accepts);
     return evp_config_set_u64(cfg, knob, value ? 1u : 0u, err, errlen);
 }
@@ -323,7 +310,7 @@ static void evp_config_warn_unknown(void)
 int evp_config_load_env(evp_config_t *cfg, char *err, size_t errlen)
 {
     if (!cfg)
-        return evp_config_fail(err, errlen, "evp_config_load_env: NULL config");
+        return evp_invalid(err, errlen, "evp_config_load_env: NULL config");
     evp_config_warn_unknown();
     /* Work on a copy so that a bad environment leaves *cfg as it was. List
      * order applies SIZE before MAX, and evp_config_put re-derives MAX.
@@ -355,7 +342,7 @@ int evp_config_validate(const evp_config_t *cfg, char *err, size_t errlen)
     char text[32];
     evp_config_msgs_t m = {err, errlen, 0, false};
     if (!cfg)
-        return evp_config_fail(err, errlen, "evp_config_validate: NULL config");
+        return evp_invalid(err, errlen, "evp_config_validate: NULL config");
     /* Fields may have been written directly, bypassing the parsers. */
     for (int k = 0; k < EVP_KNOB_COUNT; k++)
         if (!evp_knob_in_range(&evp_knobs[k], evp_config_get(cfg, (evp_knob_t)k))) {

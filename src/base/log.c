@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "base/log.h"
 
+#include "evpool/error.h"
+
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -58,4 +60,15 @@ void evp_log(evp_log_level_t level, const char *fmt, ...)
     /* One write(2) so lines from concurrent threads do not interleave. */
     ssize_t w = write(STDERR_FILENO, buf, len);
     (void)w;
+}
+
+int evp_invalid(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return EVP_EINVAL;
 }

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "transport/desc.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "evpool/error.h"
 
 _Static_assert(EVP_MEM_HANDLE_BYTES == 64, "the wire format holds a 64-byte handle");
@@ -87,52 +87,41 @@ size_t evp_tdesc_encode(const struct evp_tdesc *d, void *buf, size_t cap)
     return EVP_TDESC_BYTES;
 }
 
-static int evp_tdesc_bad(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return EVP_EINVAL;
-}
-
 int evp_tdesc_decode(const void *buf, size_t len, struct evp_tdesc *out, char *err, size_t errlen)
 {
     const unsigned char *p = buf;
     if (err && errlen)
         err[0] = '\0';
     if (!buf || !out)
-        return evp_tdesc_bad(err, errlen, "no descriptor");
+        return evp_invalid(err, errlen, "no descriptor");
     /* The fixed head first: a foreign or future descriptor is named as such
      * even when it is shorter than ours. */
     if (len < 8)
-        return evp_tdesc_bad(err, errlen, "truncated: %zu bytes, a descriptor has %u", len, EVP_TDESC_BYTES);
+        return evp_invalid(err, errlen, "truncated: %zu bytes, a descriptor has %u", len, EVP_TDESC_BYTES);
     if (get32(p) != EVP_TDESC_MAGIC)
-        return evp_tdesc_bad(err, errlen, "not an evpool transport descriptor (magic 0x%08x)", get32(p));
+        return evp_invalid(err, errlen, "not an evpool transport descriptor (magic 0x%08x)", get32(p));
     uint16_t version = get16(p + 4);
     if (version > EVP_TDESC_VERSION)
-        return evp_tdesc_bad(err, errlen, "descriptor version %u is newer than this evpool reads (%u)", version,
+        return evp_invalid(err, errlen, "descriptor version %u is newer than this evpool reads (%u)", version,
                              EVP_TDESC_VERSION);
     if (version != EVP_TDESC_VERSION)
-        return evp_tdesc_bad(err, errlen, "descriptor version %u is not supported (this evpool reads %u)", version,
+        return evp_invalid(err, errlen, "descriptor version %u is not supported (this evpool reads %u)", version,
                              EVP_TDESC_VERSION);
     if (len < EVP_TDESC_BYTES)
-        return evp_tdesc_bad(err, errlen, "truncated: %zu bytes, a descriptor has %u", len, EVP_TDESC_BYTES);
+        return evp_invalid(err, errlen, "truncated: %zu bytes, a descriptor has %u", len, EVP_TDESC_BYTES);
     uint32_t declared = get32(p + 8);
     if (declared != EVP_TDESC_BYTES)
-        return evp_tdesc_bad(err, errlen, "declared length %u, version %u descriptors have %u", declared, version,
+        return evp_invalid(err, errlen, "declared length %u, version %u descriptors have %u", declared, version,
                              EVP_TDESC_BYTES);
     if (len != EVP_TDESC_BYTES)
-        return evp_tdesc_bad(err, errlen, "%zu bytes given, the descriptor has %u (trailing bytes)", len,
+        return evp_invalid(err, errlen, "%zu bytes given, the descriptor has %u (trailing bytes)", len,
                              EVP_TDESC_BYTES);
     uint64_t sum = get64(p + EVP_TDESC_SUM_AT);
     if (sum != evp_tdesc_checksum(p, EVP_TDESC_SUM_AT))
-        return evp_tdesc_bad(err, errlen, "corrupted: checksum mismatch");
+        return evp_invalid(err, errlen, "corrupted: checksum mismatch");
     for (unsigned i = 144; i < EVP_TDESC_SUM_AT; i++)
         if (p[i])
-            return evp_tdesc_bad(err, errlen, "reserved byte %u is not zero", i);
+            return evp_invalid(err, errlen, "reserved byte %u is not zero", i);
     struct evp_tdesc d;
     memset(&d, 0, sizeof d);
     d.kind = get16(p + 6);
@@ -149,21 +138,21 @@ int evp_tdesc_decode(const void *buf, size_t len, struct evp_tdesc *out, char *e
     d.mem.len = get64(p + 72);
     memcpy(d.mem.bytes, p + 80, EVP_MEM_HANDLE_BYTES);
     if (d.kind < 1 || d.kind > 3)
-        return evp_tdesc_bad(err, errlen, "unknown transport kind %u", d.kind);
+        return evp_invalid(err, errlen, "unknown transport kind %u", d.kind);
     if (d.device < 0)
-        return evp_tdesc_bad(err, errlen, "device %d", (int)d.device);
+        return evp_invalid(err, errlen, "device %d", (int)d.device);
     if (d.mem.magic != EVP_MEM_DESC_MAGIC || d.mem.version != EVP_MEM_DESC_VERSION)
-        return evp_tdesc_bad(err, errlen, "memory descriptor of another kind or version (magic 0x%08x, version %u)",
+        return evp_invalid(err, errlen, "memory descriptor of another kind or version (magic 0x%08x, version %u)",
                              d.mem.magic, d.mem.version);
     if (d.mem.handle == 0 || (d.mem.handle & (d.mem.handle - 1u)) ||
         !(d.mem.handle & (EVP_MEM_FD | EVP_MEM_FABRIC | EVP_MEM_CUDA_IPC)))
-        return evp_tdesc_bad(err, errlen, "memory handle type 0x%x", d.mem.handle);
+        return evp_invalid(err, errlen, "memory handle type 0x%x", d.mem.handle);
     if (d.mem.len == 0 || d.mem.offset > d.mem.size || d.mem.len > d.mem.size - d.mem.offset)
-        return evp_tdesc_bad(err, errlen, "memory range %llu+%llu outside its %llu bytes",
+        return evp_invalid(err, errlen, "memory range %llu+%llu outside its %llu bytes",
                              (unsigned long long)d.mem.offset, (unsigned long long)d.mem.len,
                              (unsigned long long)d.mem.size);
     if (d.seg_length == 0 || d.seg_offset > d.mem.len || d.seg_length > d.mem.len - d.seg_offset)
-        return evp_tdesc_bad(err, errlen, "segment %llu+%llu outside its allocation of %llu bytes",
+        return evp_invalid(err, errlen, "segment %llu+%llu outside its allocation of %llu bytes",
                              (unsigned long long)d.seg_offset, (unsigned long long)d.seg_length,
                              (unsigned long long)d.mem.len);
     *out = d;
