@@ -151,7 +151,9 @@ EVP_API void evp_config_init(evp_config_t *cfg);
  * longer overrides it.
  * Returns 0; EVP_EINVAL for an unknown name or a bad value, with a message
  * in err (if err != NULL, truncated to errlen); *cfg is then unchanged.
- * Cross-knob rules (max >= size) are left to evp_config_validate. */
+ * Cross-knob rules (EVPOOL_MAX >= EVPOOL_SIZE, EVPOOL_THREAD_CACHE <=
+ * EVPOOL_MAX, EVPOOL_BATCH_MAX >= EVPOOL_BATCH_SLAB) are left to
+ * evp_config_validate. */
 EVP_API int evp_config_set(evp_config_t *cfg, const char *name, const char *value,
                    char *err, size_t errlen);
 

@@ -12,7 +12,8 @@
  *     variable; a shorter buffer gets a NUL-terminated prefix of it; the
  *     config is byte-for-byte unchanged;
  *   - 0: evp_config_validate passes exactly when the cross-knob rules hold
- *     (MAX >= SIZE, THREAD_CACHE <= MAX: evp_config_set leaves those to it),
+ *     (MAX >= SIZE, THREAD_CACHE <= MAX, BATCH_MAX >= BATCH_SLAB:
+ *     evp_config_set leaves those to it),
  *     and evp_config_format of every knob parses back, through
  *     evp_config_set, to the same config;
  *   - the environment path agrees with the setter: loading the final value
@@ -43,12 +44,17 @@ static void fail(const char *fmt, ...)
 }
 
 /* The values of a config, without the sources (which legitimately differ
- * between the explicit and the environment paths). */
+ * between the explicit and the environment paths): every knob, compared by
+ * its formatted text, so a knob added to EVP_KNOB_MAP is compared too. */
 static int same_values(const evp_config_t *a, const evp_config_t *b)
 {
-    return a->size == b->size && a->max == b->max && a->on_exhaust == b->on_exhaust &&
-           a->wait_timeout_us == b->wait_timeout_us && a->thread_cache == b->thread_cache &&
-           a->timing == b->timing && a->backend == b->backend && a->log == b->log;
+    for (int k = 0; k < EVP_KNOB_COUNT; k++) {
+        char ta[64], tb[64];
+        if (evp_config_format(a, (evp_knob_t)k, ta, sizeof ta) != 0 ||
+            evp_config_format(b, (evp_knob_t)k, tb, sizeof tb) != 0 || strcmp(ta, tb) != 0)
+            return 0;
+    }
+    return 1;
 }
 
 static void show(const char *what, const evp_config_t *c)
@@ -87,7 +93,7 @@ static void check_message(const char *err, size_t len, const char *name, const c
  * the parser's business; a value that got in passed it.) */
 static int cross_ok(const evp_config_t *c)
 {
-    return c->max >= c->size && c->thread_cache <= c->max;
+    return c->max >= c->size && c->thread_cache <= c->max && c->batch_max >= c->batch_slab;
 }
 
 /* Every knob, formatted, sets back to the same config. */
