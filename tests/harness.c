@@ -47,6 +47,18 @@ long evp_test_env_long(const char *name, long dflt)
     return v && *v ? atol(v) : dflt;
 }
 
+long evp_test_rss_kib(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
 uint64_t evp_test_now_ns(void)
 {
     struct timespec ts;

@@ -70,10 +70,28 @@ static inline void evp_test_gate_set(evp_test_gate_t *g, int open)
     atomic_store(&g->open, open);
 }
 
+/* 1 in an ASan or TSan build (gcc's __SANITIZE_*__, clang's
+ * __has_feature): their allocators keep freed memory in quarantine and
+ * their shadow grows with it, so RSS says nothing about evpool there (LSan
+ * covers leaks). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define EVP_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define EVP_TEST_SANITIZED 1
+#endif
+#endif
+#ifndef EVP_TEST_SANITIZED
+#define EVP_TEST_SANITIZED 0
+#endif
+
 /* getenv(name) as a long, or dflt when unset or empty. */
 long evp_test_env_long(const char *name, long dflt);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t evp_test_now_ns(void);
+
+/* The process's resident set in KiB (/proc/self/statm), 0 if unreadable. */
+long evp_test_rss_kib(void);
 
 #endif

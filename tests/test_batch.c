@@ -265,7 +265,7 @@ static void test_lazy_free(void)
     uint64_t t0 = now_ns();
     CHECK_RC(evp_batch_free(lib, b), 0);
     uint64_t free_ns = now_ns() - t0;
-    sleep_ns(100000000); /* several call_rcu rounds: the work is still held */
+    sleep_ns(100000000); /* thousands of reclaimer polls: the work is still held */
     evp_batch_stats_t st;
     evp_batch_lib_stats(lib, &st);
     CHECK_EQ(st.pending, 1);

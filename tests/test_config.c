@@ -89,6 +89,9 @@ static const struct row {
     {"EVPOOL_BATCH_TASKS", "65536", 0, 65536, "65536"},
     {"EVPOOL_BATCH_TASKS", "0", EVP_EINVAL, 0, "out of range; accepted: integer 1..65536"},
     {"EVPOOL_BATCH_TASKS", "65537", EVP_EINVAL, 0, "out of range"},
+    {"EVPOOL_BATCH_BACKLOG", "1", 0, 1, "1"},
+    {"EVPOOL_BATCH_BACKLOG", "1048576", 0, 1048576, "1048576"},
+    {"EVPOOL_BATCH_BACKLOG", "0", EVP_EINVAL, 0, "out of range; accepted: integer 1..1048576"},
     {"EVPOOL_STREAMS", "1", 0, 1, "1"},
     {"EVPOOL_STREAMS", "256", 0, 256, "256"},
     {"EVPOOL_STREAMS", "0", EVP_EINVAL, 0, "out of range; accepted: integer 1..256"},
@@ -216,8 +219,8 @@ static void test_defaults(void)
         [EVP_KNOB_THREAD_CACHE] = "64",   [EVP_KNOB_TIMING] = "0",
         [EVP_KNOB_BACKEND] = "auto",      [EVP_KNOB_LOG] = "warn",
         [EVP_KNOB_BATCH_SLAB] = "64",     [EVP_KNOB_BATCH_MAX] = "4096",
-        [EVP_KNOB_BATCH_TASKS] = "64",    [EVP_KNOB_STREAMS] = "4",
-        [EVP_KNOB_MNNVL_FABRIC] = "auto",
+        [EVP_KNOB_BATCH_TASKS] = "64",    [EVP_KNOB_BATCH_BACKLOG] = "1024",
+        [EVP_KNOB_STREAMS] = "4",         [EVP_KNOB_MNNVL_FABRIC] = "auto",
     };
     evp_config_t cfg;
     char text[32], err[256];

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "churn.h"
 #include "cuda_ok.h"
 #include "harness.h"
 
@@ -26,9 +27,6 @@
 
 static evp_batch_lib_t *g_lib;
 static _Atomic int g_gate;
-static _Atomic uint64_t g_cycles, g_again;
-static long g_per_thread;
-static uint64_t g_deadline;
 
 static uint64_t now_ns(void)
 {
@@ -41,18 +39,6 @@ static void sleep_us(long us)
 {
     struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
     nanosleep(&ts, NULL);
-}
-
-static long rss_kib(void)
-{
-    long pages = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-            resident = 0;
-        fclose(f);
-    }
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* reqs[i]: local = device destination, target = device source. */
@@ -79,15 +65,6 @@ static int held_enqueue(void *ctx, void *stream, int device, const evp_batch_req
     if (cudaLaunchHostFunc((cudaStream_t)stream, hold_stream, NULL) != cudaSuccess)
         return EVP_EBACKEND;
     return d2d_enqueue(ctx, stream, device, reqs, n);
-}
-
-static evp_pool_stats_t pool_stats(void)
-{
-    evp_pool_t *p;
-    evp_pool_stats_t st;
-    CHECK_RC(evp_batch_lib_pool(g_lib, 0, &p), 0);
-    evp_pool_stats(p, &st);
-    return st;
 }
 
 static void test_lifecycle(char *src, char *dst)
@@ -127,71 +104,26 @@ static void test_lazy_free(char *src, char *dst)
     atomic_store(&g_gate, 0);
     /* The lifecycle test's sub-batches were freed lazily: wait until their
      * leases are back, or they would be counted as this one's. */
-    for (uint64_t t = now_ns(); pool_stats().outstanding != 0;) {
+    for (uint64_t t = now_ns(); churn_pool_stats(g_lib).outstanding != 0;) {
         CHECK(now_ns() - t < 5000000000ull);
         sleep_us(1000);
     }
-    uint64_t before = pool_stats().outstanding;
+    uint64_t before = churn_pool_stats(g_lib).outstanding;
     CHECK_RC(evp_batch_alloc(g_lib, 0, &b), 0);
     CHECK_RC(evp_batch_submit(g_lib, b, &r, 1, held_enqueue, NULL, NULL), 0);
     uint64_t t0 = now_ns();
     CHECK_RC(evp_batch_free(g_lib, b), 0);
     uint64_t free_ns = now_ns() - t0;
     sleep_us(100000);
-    CHECK_EQ(pool_stats().outstanding, before + 1); /* the work is still held: so is the lease */
+    CHECK_EQ(churn_pool_stats(g_lib).outstanding, before + 1); /* the work is still held: so is the lease */
     atomic_store(&g_gate, 1);
     uint64_t t1 = now_ns();
-    while (pool_stats().outstanding != before) {
+    while (churn_pool_stats(g_lib).outstanding != before) {
         CHECK(now_ns() - t1 < 5000000000ull);
         sleep_us(50);
     }
     printf("lazy free: evp_batch_free took %.1f us; lease back %.2f ms after the stream was released\n",
            free_ns / 1e3, (now_ns() - t1) / 1e6);
-}
-
-static void *churn(void *arg)
-{
-    char *buf = arg; /* 2 x COPY_BYTES on the device */
-    evp_batch_req_t r = {.device = 0, .local = buf, .target = (uintptr_t)(buf + COPY_BYTES), .length = COPY_BYTES};
-    for (long i = 0; i < g_per_thread; i++) {
-        if ((i & 255) == 0 && now_ns() > g_deadline)
-            break;
-        evp_batch_t b;
-        int rc;
-        while ((rc = evp_batch_alloc(g_lib, 1, &b)) == EVP_EAGAIN)
-            sleep_us(50);
-        CHECK_RC(rc, 0);
-        rc = evp_batch_submit(g_lib, b, &r, 1, d2d_enqueue, NULL, NULL);
-        if (rc == EVP_EAGAIN)
-            atomic_fetch_add_explicit(&g_again, 1, memory_order_relaxed);
-        else
-            CHECK_RC(rc, 0);
-        CHECK_RC(evp_batch_free(g_lib, b), 0); /* in flight: reclaimed lazily */
-        atomic_fetch_add_explicit(&g_cycles, 1, memory_order_relaxed);
-    }
-    return NULL;
-}
-
-static void run_churn(int threads, long cycles, char *bufs, long seconds)
-{
-    g_per_thread = cycles / threads;
-    g_deadline = now_ns() + (uint64_t)seconds * 1000000000u;
-    pthread_t t[threads];
-    uint64_t t0 = now_ns();
-    for (int i = 0; i < threads; i++)
-        CHECK(pthread_create(&t[i], NULL, churn, bufs + (size_t)i * 2 * COPY_BYTES) == 0);
-    for (int i = 0; i < threads; i++)
-        pthread_join(t[i], NULL);
-    uint64_t dt = now_ns() - t0;
-    printf("churn: %llu submit/free cycles at %d threads in %.1f s (%.0f cycles/s), EAGAIN %llu\n",
-           (unsigned long long)g_cycles, threads, dt / 1e9, g_cycles / (dt / 1e9),
-           (unsigned long long)g_again);
-}
-
-static long env_long(const char *name, long dflt)
-{
-    const char *v = getenv(name);
-    return v && *v ? atol(v) : dflt;
 }
 
 int main(void)
@@ -201,12 +133,12 @@ int main(void)
         fprintf(stderr, "no usable GPU: skipped\n");
         return EVP_TEST_SKIP;
     }
-    int threads = (int)env_long("EVP_GPU_THREADS", 16);
+    int threads = (int)evp_test_env_long("EVP_GPU_THREADS", 16);
     /* Under compute-sanitizer (tools/gpu-suite.sh memcheck) every CUDA call
      * is ~100x slower: a short churn there, the full one in the plain run. */
     bool sanitized = getenv("EVP_TEST_UNDER_SANITIZER") != NULL;
-    long cycles = env_long("EVP_GPU_CYCLES", sanitized ? 20000 : 1000000);
-    long seconds = env_long("EVP_GPU_SECONDS", sanitized ? 60 : 100);
+    long cycles = evp_test_env_long("EVP_GPU_CYCLES", sanitized ? 20000 : 1000000);
+    long seconds = evp_test_env_long("EVP_GPU_SECONDS", sanitized ? 60 : 100);
     evp_config_t cfg = evp_test_config("EVPOOL_BACKEND", "cuda", "EVPOOL_SIZE", "16", "EVPOOL_MAX", "65536",
                                        "EVPOOL_BATCH_SLAB", "64", "EVPOOL_BATCH_MAX", "65536",
                                        "EVPOOL_BATCH_TASKS", "4", NULL);
@@ -217,11 +149,22 @@ int main(void)
     test_lifecycle(bufs, bufs + COPY_BYTES);
     test_lazy_free(bufs, bufs + COPY_BYTES);
 
-    run_churn(threads, cycles / 50, bufs + 2 * COPY_BYTES, seconds); /* warm-up: caches, streams, growth */
-    long rss0 = rss_kib();
-    evp_pool_stats_t p0 = pool_stats();
-    atomic_store(&g_cycles, 0);
-    run_churn(threads, cycles, bufs + 2 * COPY_BYTES, seconds);
+    /* reqs[i]: thread i's own 2 x COPY_BYTES, after the first (lifecycle). */
+    evp_batch_req_t *reqs = calloc((size_t)threads, sizeof *reqs);
+    CHECK(reqs);
+    for (int i = 0; i < threads; i++) {
+        char *buf = bufs + (size_t)(i + 1) * 2 * COPY_BYTES;
+        reqs[i] = (evp_batch_req_t){.device = 0, .local = buf, .target = (uintptr_t)(buf + COPY_BYTES),
+                                    .length = COPY_BYTES};
+    }
+    churn_run(g_lib, threads, cycles / 50, seconds, d2d_enqueue, NULL, reqs); /* warm-up: caches, streams, growth */
+    long rss0 = evp_test_rss_kib();
+    evp_pool_stats_t p0 = churn_pool_stats(g_lib);
+    struct churn_result run = churn_run(g_lib, threads, cycles, seconds, d2d_enqueue, NULL, reqs);
+    printf("churn: %llu submit/free cycles at %d threads in %.1f s (%.0f cycles/s), EAGAIN %llu\n",
+           (unsigned long long)run.cycles, threads, run.seconds, run.cycles / run.seconds,
+           (unsigned long long)run.again);
+    free(reqs);
     evp_batch_stats_t bs;
     uint64_t t0 = now_ns();
     do {
@@ -229,17 +172,14 @@ int main(void)
         CHECK(now_ns() - t0 < 30000000000ull);
         sleep_us(1000);
     } while (bs.pending);
-    long rss1 = rss_kib();
-    evp_pool_stats_t p1 = pool_stats();
+    long rss1 = evp_test_rss_kib();
+    evp_pool_stats_t p1 = churn_pool_stats(g_lib);
     printf("host RSS: %ld KiB before, %ld KiB after (%+ld KiB)\n", rss0, rss1, rss1 - rss0);
     printf("submits %llu, CUDA events created %llu (after warm-up %llu), pool high-water %llu, outstanding %llu\n",
            (unsigned long long)bs.submits, (unsigned long long)p1.events_created,
            (unsigned long long)p0.events_created, (unsigned long long)p1.high_water,
            (unsigned long long)p1.outstanding);
-    printf("free->reclaim: longest %.2f ms; %llu of %llu reclaims found work in flight, %.2f ms each on "
-           "average\n",
-           bs.reclaim_max_ns / 1e6, (unsigned long long)bs.deferred, (unsigned long long)bs.reclaimed,
-           bs.deferred ? bs.deferred_total_ns / 1e6 / (double)bs.deferred : 0.0);
+    churn_print_reclaim(&bs);
     CHECK_EQ(p1.outstanding, 0);
     /* Grown only as far as needed: the pool samples its high-water mark as
      * it grows, so the two agree up to one depot chain (32) that a racing

@@ -50,17 +50,6 @@
 
 #include "batch_host.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SOAK_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SOAK_SANITIZER 1
-#endif
-#endif
-#ifndef SOAK_SANITIZER
-#define SOAK_SANITIZER 0
-#endif
-
 #define RECS 8          /* records per worker (its sub-batches in flight at most) */
 #define MAX_TASKS 6     /* 3 calls x 2 tasks: bits in a record's done word */
 #define JOIN_SECONDS 60 /* a worker that does not stop within this is a hang */
@@ -615,7 +604,7 @@ int main(void)
     unsigned seed = (unsigned)env_long("EVP_SOAK_SEED", (long)(now_ns() % 1000000007u));
     fprintf(stderr, "soak: %ld s, %ld core(s): epochs of 2x / 8x cores threads, seed %u, RSS bound %llu MiB%s\n",
             seconds, cores, seed, (unsigned long long)(bound >> 20),
-            SOAK_SANITIZER ? " (sanitizer: reported, not enforced)" : "");
+            EVP_TEST_SANITIZED ? " (sanitizer: reported, not enforced)" : "");
 
     size_t cap = (size_t)seconds + 16, nsamples = 0;
     uint64_t *samples = calloc(cap, sizeof *samples);
@@ -708,7 +697,7 @@ int main(void)
     fprintf(stderr, "soak: RSS median first quarter %.1f MiB, last quarter %.1f MiB: growth %+.1f MiB (bound %llu)\n",
             first / 1048576.0, last / 1048576.0, growth / 1048576.0, (unsigned long long)(bound >> 20));
     free(samples);
-    if (!SOAK_SANITIZER && growth > (int64_t)bound)
+    if (!EVP_TEST_SANITIZED && growth > (int64_t)bound)
         evp_test_fail(__FILE__, __LINE__, "RSS grew %.1f MiB, more than %llu MiB", growth / 1048576.0,
                       (unsigned long long)(bound >> 20));
     fprintf(stderr, "soak: PASS\n");

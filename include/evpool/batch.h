@@ -108,6 +108,8 @@ typedef struct evp_batch_stats {
     uint64_t leases;           /* leases taken by submits */
     uint64_t lease_returns;    /* leases given back (failures at once, the rest on reclaim) */
     uint64_t tasks;            /* tasks appended */
+    uint64_t throttled;        /* allocs that first waited for the reclaimer (backlog) */
+    uint64_t reclaim_rounds;   /* grace periods the reclaimer waited (one per round) */
     uint64_t slab_objects;     /* sub-batch objects created (<= EVPOOL_BATCH_MAX) */
     uint64_t streams_created;
     uint64_t streams_destroyed;
@@ -118,9 +120,12 @@ typedef struct evp_batch_stats {
  * use) an event pool and a stream pool, all owned by it. cfg == NULL means
  * evp_config_init + evp_config_load_env; a non-NULL cfg is used as given.
  * Knobs: EVPOOL_BATCH_SLAB, EVPOOL_BATCH_MAX, EVPOOL_BATCH_TASKS,
- * EVPOOL_STREAMS, and the pool's own.
+ * EVPOOL_BATCH_BACKLOG, EVPOOL_STREAMS, and the pool's own.
+ * Starts the library's reclaimer thread ("evp-reclaim", every signal
+ * blocked), which hands freed sub-batches back; destroy joins it. The
+ * library is not usable in a child of fork() (the thread is not there).
  * Returns 0 and *out; EVP_EINVAL (bad config), EVP_ENODEV (backend cuda
- * without a GPU), EVP_ENOMEM. */
+ * without a GPU), EVP_ENOMEM (also: the thread could not be started). */
 EVP_API int evp_batch_lib_create(const evp_config_t *cfg, evp_batch_lib_t **out);
 
 /* Tears the library down: sub-batches never freed are reported (warning,
@@ -141,6 +146,11 @@ EVP_API void evp_batch_lib_stats(evp_batch_lib_t *lib, evp_batch_stats_t *out);
 
 /* Allocates an empty sub-batch for up to `capacity` tasks (0 means
  * EVPOOL_BATCH_TASKS). Takes no event and no stream yet.
+ * Backpressure: under EVPOOL_ON_EXHAUST=wait, while more than
+ * EVPOOL_BATCH_BACKLOG freed sub-batches await the reclaimer, it first
+ * waits for the reclaimer (at most EVPOOL_WAIT_TIMEOUT_US, then goes on),
+ * so threads that free faster than the reclaimer runs do not make the pool
+ * and the slab grow; under fail it never waits.
  * Returns 0 and *out; EVP_EINVAL (capacity > EVPOOL_BATCH_TASKS, NULL);
  * EVP_EAGAIN (EVPOOL_BATCH_MAX sub-batches exist: live or awaiting
  * reclaim); EVP_ENOMEM. */
@@ -172,9 +182,10 @@ EVP_API int evp_batch_status(evp_batch_lib_t *lib, evp_batch_t b, evp_batch_stat
 
 /* Frees a sub-batch, from any thread, while others may still poll it.
  * Never blocks: its leases, stream and slot go back after an RCU grace
- * period and, if its work is still in flight, once that work is done
- * (liburcu's call_rcu thread re-checks every ~10 ms; no later call into
- * evpool is needed). Returns 0; EVP_ESTALE (already freed); EVP_EINVAL
+ * period and, if its work is still in flight, once that work is done (the
+ * library's reclaimer thread waits one grace period for all the
+ * sub-batches freed since its last round, then polls those still in
+ * flight every 20 us; no later call into evpool is needed). Returns 0; EVP_ESTALE (already freed); EVP_EINVAL
  * (never issued, NULL). */
 EVP_API int evp_batch_free(evp_batch_lib_t *lib, evp_batch_t b);
 

@@ -112,6 +112,9 @@ typedef enum evp_log_level {
        "hard cap on sub-batch objects (default 64 x EVPOOL_BATCH_SLAB)", uint, 1, 1048576)   \
     XX(BATCH_TASKS, batch_tasks, uint32_t, "64", "integer 1..65536",                         \
        "tasks one sub-batch may hold at most", uint, 1, 65536)                               \
+    XX(BATCH_BACKLOG, batch_backlog, uint32_t, "1024", "integer 1..1048576",                 \
+       "freed sub-batches awaiting reclaim above which evp_batch_alloc waits (wait policy)",   \
+       uint, 1, 1048576)                                                                     \
     XX(STREAMS, streams, uint32_t, "4", "integer 1..256",                                    \
        "streams per device shared by sub-batches", uint, 1, 256)                            \
     XX(MNNVL_FABRIC, mnnvl_fabric, evp_mnnvl_fabric_t, "auto", "auto, require",              \

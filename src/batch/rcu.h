@@ -21,7 +21,7 @@
 #include <urcu/urcu-memb.h>
 
 /* Registers the calling thread with urcu-memb if nobody has. Call before
- * urcu_memb_read_lock, urcu_memb_call_rcu or urcu_memb_barrier. */
+ * urcu_memb_read_lock. */
 void evp_rcu_online(void);
 
 /* Threads registered by evp_rcu_online and not yet unregistered (tests). */

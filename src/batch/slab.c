@@ -110,7 +110,10 @@ static int evp_slab_grow_locked(struct evp_slab *s, uint32_t *keep)
 static int evp_slab_grow(struct evp_slab *s, uint32_t *keep)
 {
     pthread_mutex_lock(&s->grow_mu);
-    int rc = evp_slab_grow_locked(s, keep);
+    /* Threads that found the stack empty together queue here: those after
+     * the first take from the chunk it pushed (or from puts meanwhile)
+     * instead of each growing another chunk. */
+    int rc = keep && evp_slab_pop(s, keep, 1) ? 0 : evp_slab_grow_locked(s, keep);
     pthread_mutex_unlock(&s->grow_mu);
     return rc;
 }

@@ -12,7 +12,7 @@
  * indices taken in one CAS (a pop walks up to that many links and swings
  * the head past them; the tag makes the CAS fail if anything moved), so
  * most gets touch no shared line. Puts go straight to the stack: they come
- * from the reclaimer (liburcu's call_rcu thread), where a cache would only
+ * from the reclaimer (the library's reclaimer thread), where a cache would only
  * hide objects from allocating threads. A thread's cache is flushed back
  * when the thread exits, or when it moves to another slab.
  *

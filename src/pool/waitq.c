@@ -4,12 +4,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
-#include <linux/futex.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "base/clock.h"
+#include "base/futex.h"
 #include "evpool/error.h"
 
 #define EVP_CELL_WAIT 0u
@@ -111,41 +109,17 @@ int evp_waitq_cancel(struct evp_waitq *q, uint64_t t, uint32_t *payload)
     return 1;
 }
 
-static void evp_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline_ns)
-{
-    struct timespec ts = {.tv_sec = (time_t)(deadline_ns / 1000000000u),
-                          .tv_nsec = (long)(deadline_ns % 1000000000u)};
-    /* Absolute CLOCK_MONOTONIC deadline (FUTEX_WAIT_BITSET), private to the
-     * process. syscall() rather than a libc wrapper: not a cancellation
-     * point. EAGAIN (value changed), EINTR and ETIMEDOUT all just mean
-     * "look again". */
-    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val, &ts, NULL,
-            FUTEX_BITSET_MATCH_ANY);
-}
-
-static void evp_futex_wake(_Atomic uint32_t *addr)
-{
-    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, NULL, NULL, 0);
-}
-
-static uint64_t evp_waitq_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void evp_waitq_pause_until(uint64_t deadline_ns)
 {
     _Atomic uint32_t never = 0;
-    while (evp_waitq_now() < deadline_ns)
+    while (evp_clock_ns() < deadline_ns)
         evp_futex_wait(&never, 0, deadline_ns);
 }
 
 int evp_waitq_sleep(struct evp_waitq *q, uint64_t t, uint64_t wake_ns, uint64_t deadline_ns, uint32_t *payload)
 {
     struct evp_waitq_cell *c = evp_cell(q, t);
-    uint64_t spin_until = evp_waitq_now() + EVP_WAITQ_SPIN_NS;
+    uint64_t spin_until = evp_clock_ns() + EVP_WAITQ_SPIN_NS;
     bool asleep = false;
     for (;;) {
         uint32_t f = 0;
@@ -165,7 +139,7 @@ int evp_waitq_sleep(struct evp_waitq *q, uint64_t t, uint64_t wake_ns, uint64_t 
             evp_waitq_done(q, t);
             return 1;
         }
-        uint64_t now = evp_waitq_now();
+        uint64_t now = evp_clock_ns();
         if (now >= deadline_ns)
             return evp_waitq_cancel(q, t, payload);
         if (wake_ns && now >= wake_ns)
@@ -201,7 +175,7 @@ bool evp_waitq_give(struct evp_waitq *q, uint32_t payload)
              * makes a futex_wait that read fut before the fill return. */
             atomic_fetch_add_explicit(&c->fut, 1, memory_order_seq_cst);
             if (atomic_load_explicit(&c->sleeping, memory_order_seq_cst))
-                evp_futex_wake(&c->fut);
+                evp_futex_wake(&c->fut, 1);
             return true;
         }
         if ((int32_t)(lap - want) >= 0) {

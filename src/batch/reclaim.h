@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* evpool — the reclaimer: one thread per sub-batch library that hands freed
+ * objects back once no RCU reader can see them and their work is done.
+ *
+ * Why not liburcu's call_rcu: its worker sleeps 10 ms after every round
+ * (urcu-call-rcu-impl.h), is shared with whatever else in the process uses
+ * call_rcu, and runs callbacks one by one; a callback whose work is still
+ * in flight can only re-queue itself for another grace period. Under
+ * 250k frees/s on 16 threads that held each lease for 100-150 ms, and the
+ * pool grew to tens of thousands of events to cover them. Here a round is:
+ * take every retired node at once, one synchronize_rcu for all of them,
+ * then finish those whose work is done; those still in flight have had
+ * their grace period and are only polled again (every EVP_RECLAIM_POLL_NS
+ * while nothing else is to do), never queued for another one.
+ *
+ * Threads. evp_reclaim_retire may be called by any thread (lock-free: one
+ * CAS push, and a futex wake only when the reclaimer sleeps). The reclaimer
+ * thread runs with every signal blocked and holds no RCU read lock; it
+ * calls the owner's callbacks, which must not block on the retiring
+ * threads. evp_reclaim_stop (one thread, once, after the last retire)
+ * finishes everything and joins the thread.
+ *
+ * fork: the thread does not exist in a child. Nodes retired there are never
+ * finished (nothing is freed twice; the child's memory of them is simply
+ * not reclaimed) — the sub-batch library is not usable in a fork child. */
+#ifndef EVPOOL_SRC_BATCH_RECLAIM_H
+#define EVPOOL_SRC_BATCH_RECLAIM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* How often in-flight nodes are polled while no new node arrives. */
+#define EVP_RECLAIM_POLL_NS 20000u
+
+/* Embedded in the retired object; owned by the reclaimer from retire on. */
+struct evp_reclaim_node {
+    struct evp_reclaim_node *next;
+};
+
+struct evp_reclaim_ops {
+    /* After the node's grace period: finish it and answer true, or answer
+     * false if its work is still in flight (asked again later). */
+    bool (*try_finish)(void *ctx, struct evp_reclaim_node *n);
+    /* At stop, for a node still in flight: wait for its work, finish it. */
+    void (*force_finish)(void *ctx, struct evp_reclaim_node *n);
+};
+
+struct evp_reclaim {
+    /* Retired nodes, newest first (Treiber stack: many pushers, and one
+     * taker that swaps the whole list out, so there is no ABA). */
+    _Atomic(struct evp_reclaim_node *) retired;
+    _Atomic uint32_t wake;     /* futex word: bumped by every wake-up */
+    _Atomic uint32_t sleeping; /* the reclaimer is (about to be) asleep */
+    _Atomic uint32_t stop;
+    _Atomic uint64_t rounds;   /* grace periods waited (statistics) */
+    _Atomic uint32_t progress; /* futex word: bumped after a round if someone waits */
+    _Atomic uint32_t waiters;  /* threads in evp_reclaim_wait_round */
+    const struct evp_reclaim_ops *ops;
+    void *ctx;
+    pthread_t thread;
+};
+
+/* Starts the reclaimer thread. 0, or EVP_ENOMEM: the thread could not be
+ * created (logged with pthread_create's reason). */
+int evp_reclaim_start(struct evp_reclaim *r, const struct evp_reclaim_ops *ops, void *ctx);
+
+/* Hands n to the reclaimer. The caller has made the object unreachable for
+ * new readers (RCU: readers already inside may still see it). */
+void evp_reclaim_retire(struct evp_reclaim *r, struct evp_reclaim_node *n);
+
+/* Sleeps until the reclaimer ends a round (it finished what it could), or
+ * 1 ms, or the absolute CLOCK_MONOTONIC deadline_ns: callers loop on their
+ * own condition. Any thread but the reclaimer; not a cancellation point. */
+void evp_reclaim_wait_round(struct evp_reclaim *r, uint64_t deadline_ns);
+
+/* Finishes every retired node (force_finish for those in flight) and joins
+ * the thread. No retire may come after or during it. */
+void evp_reclaim_stop(struct evp_reclaim *r);
+
+#endif
