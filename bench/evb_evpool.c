@@ -41,7 +41,12 @@ int evb_evpool_create_pool(const evb_evpool_knobs *k, evp_pool_t **out, char *er
             return rc;
         }
     }
-    int rc = evp_config_load_env(&cfg, why, sizeof why);
+    int rc = k->depot ? evp_config_set(&cfg, "EVPOOL_DEPOT", k->depot, why, sizeof why) : 0;
+    if (rc != 0) {
+        snprintf(err, len, "evp_config_set EVPOOL_DEPOT=%s: %s", k->depot, why);
+        return rc;
+    }
+    rc = evp_config_load_env(&cfg, why, sizeof why);
     if (rc != 0) {
         snprintf(err, len, "evp_config_load_env: %s", why);
         return rc;
@@ -84,8 +89,8 @@ const char *evb_evpool_label(evp_pool_t *pool, char *buf, size_t len)
 {
     evp_config_t cfg;
     evp_pool_config(pool, &cfg);
-    snprintf(buf, len, "backend=%s size=%u max=%u thread_cache=%u", evp_pool_backend(pool),
-             cfg.size, cfg.max, cfg.thread_cache);
+    snprintf(buf, len, "backend=%s size=%u max=%u thread_cache=%u depot=%s", evp_pool_backend(pool),
+             cfg.size, cfg.max, cfg.thread_cache, cfg.depot == EVP_DEPOT_RING ? "ring" : "stack");
     return buf;
 }
 
@@ -97,6 +102,7 @@ static int evb_evpool_impl_create(const evb_impl_params *p, void **pool, char *e
         .thread_cache = p->thread_cache,
         .wait_timeout_us = p->wait_timeout_us,
         .on_exhaust = p->on_exhaust,
+        .depot = p->depot,
     };
     return evb_evpool_create_pool(&k, (evp_pool_t **)pool, err, len);
 }
@@ -162,23 +168,27 @@ void evb_evpool_register(void)
 {
     /* Thread cache at evpool's default and off (0): what the cache buys.
      * The default is read, not copied, so the runs follow it (the names say
-     * which size ran: evpool_tc64). */
+     * which size ran: evpool_tc64). Each on both depots, in the same run:
+     * evpool_* is the stack, evpool_ring_* the SCQ ring (EVPOOL_DEPOT). */
     evp_config_t def;
     evp_config_init(&def);
     const uint32_t caches[] = {def.thread_cache, 0};
-    for (size_t i = 0; i < sizeof caches / sizeof caches[0]; i++) {
-        evb_impl_params p = {
-            .capacity = EVB_POOL_CAPACITY,
-            .thread_cache = caches[i],
-            .on_exhaust = "wait",
-            .wait_timeout_us = 1000000,
-        };
-        char label[32];
-        snprintf(label, sizeof label, "evpool_tc%u", caches[i]);
-        evb_evpool_register_patterns(label, &p);
-        if (i == 0) {
-            snprintf(label, sizeof label, "evpool_bulk_tc%u", caches[i]);
-            evb_evpool_bulk_register_patterns(label, &p);
+    static const char *const depots[][2] = {{"stack", ""}, {"ring", "_ring"}};
+    for (size_t d = 0; d < 2; d++)
+        for (size_t i = 0; i < sizeof caches / sizeof caches[0]; i++) {
+            evb_impl_params p = {
+                .capacity = EVB_POOL_CAPACITY,
+                .thread_cache = caches[i],
+                .on_exhaust = "wait",
+                .wait_timeout_us = 1000000,
+                .depot = depots[d][0],
+            };
+            char label[32];
+            snprintf(label, sizeof label, "evpool%s_tc%u", depots[d][1], caches[i]);
+            evb_evpool_register_patterns(label, &p);
+            if (i == 0) {
+                snprintf(label, sizeof label, "evpool%s_bulk_tc%u", depots[d][1], caches[i]);
+                evb_evpool_bulk_register_patterns(label, &p);
+            }
         }
-    }
 }

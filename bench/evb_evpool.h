@@ -12,6 +12,7 @@ typedef struct evb_evpool_knobs {
     uint32_t size, max, thread_cache;
     uint64_t wait_timeout_us;
     const char *on_exhaust; /* "wait" or "fail" */
+    const char *depot;      /* "stack", "ring", or NULL: EVPOOL_DEPOT / the default */
 } evb_evpool_knobs;
 
 /* A pool of device 0 with these knobs set explicitly and the rest from the

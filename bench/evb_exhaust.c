@@ -20,6 +20,7 @@
  *                   the fast path and slept or retried), and of those:
  *   wait_p50_ns, wait_p99_ns, wait_max_ns   the wait distribution
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,8 @@
 
 typedef struct evb_exhaust_spec {
     uint32_t size, thread_cache;
-    char name[40];
+    const char *depot; /* EVPOOL_DEPOT */
+    char name[48];
 } evb_exhaust_spec;
 
 typedef struct evb_exhaust_ctx {
@@ -58,6 +60,7 @@ static int evb_exhaust_setup(evb_run *run)
         .thread_cache = spec->thread_cache,
         .wait_timeout_us = EVB_EXHAUST_TIMEOUT_US,
         .on_exhaust = "wait",
+        .depot = spec->depot,
     };
     return evb_evpool_create_pool(&k, &ctx->pool, run->error, sizeof run->error) != 0 ? -1 : 0;
 }
@@ -149,13 +152,15 @@ static void evb_exhaust_body(evb_state *st)
 void evb_exhaust_register(void)
 {
     static const int threads[] = {EVB_EXHAUST_THREADS, 0};
-    static evb_exhaust_spec specs[8]; /* the shim keeps pointers: static */
-    for (unsigned i = 0; i < 8; i++) {
+    static evb_exhaust_spec specs[16]; /* the shim keeps pointers: static */
+    for (unsigned i = 0; i < 16; i++) {
         evb_exhaust_spec *spec = &specs[i];
-        spec->size = 1u + i / 2u;
+        bool ring = i >= 8; /* the same runs on the SCQ ring depot */
+        spec->size = 1u + (i % 8u) / 2u;
         spec->thread_cache = (i % 2u) ? spec->size : 0u;
-        snprintf(spec->name, sizeof spec->name, "exhaust/evpool_tc%u_size%u", spec->thread_cache,
-                 spec->size);
+        spec->depot = ring ? "ring" : "stack";
+        snprintf(spec->name, sizeof spec->name, "exhaust/evpool%s_tc%u_size%u", ring ? "_ring" : "",
+                 spec->thread_cache, spec->size);
         evb_bench b = {
             .name = spec->name,
             .fn = evb_exhaust_body,

@@ -26,6 +26,7 @@ typedef struct evb_impl_params {
     uint32_t thread_cache;  /* evpool: EVPOOL_THREAD_CACHE */
     const char *on_exhaust; /* evpool: "wait" or "fail" */
     uint64_t wait_timeout_us;
+    const char *depot;      /* evpool: EVPOOL_DEPOT ("stack", "ring"; NULL: default) */
 } evb_impl_params;
 
 typedef struct evb_impl {

@@ -84,6 +84,10 @@ evp_config_t evp_test_config(const char *name, ...)
     evp_config_init(&cfg);
     if (evp_config_set(&cfg, "EVPOOL_BACKEND", "host", err, sizeof err) != 0)
         evp_test_fail(__FILE__, __LINE__, "%s", err);
+    /* EVP_TEST_DEPOT: the same test on the other depot (the *_ring tests). */
+    const char *depot = getenv("EVP_TEST_DEPOT");
+    if (depot && *depot && evp_config_set(&cfg, "EVPOOL_DEPOT", depot, err, sizeof err) != 0)
+        evp_test_fail(__FILE__, __LINE__, "EVP_TEST_DEPOT: %s", err);
     va_list ap;
     va_start(ap, name);
     for (const char *n = name; n; n = va_arg(ap, const char *)) {

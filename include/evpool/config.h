@@ -82,6 +82,14 @@ typedef enum evp_mnnvl_fabric {
     EVP_MNNVL_FABRIC_REQUIRE = 1,
 } evp_mnnvl_fabric_t;
 
+/* EVPOOL_DEPOT: the structure that holds free events shared by all threads
+ * (chains of leases between the thread caches): the lock-free stack of
+ * chains, or the SCQ ring (src/pool/ring.h). README, Design: Depot. */
+typedef enum evp_depot_kind {
+    EVP_DEPOT_STACK = 0,
+    EVP_DEPOT_RING = 1,
+} evp_depot_kind_t;
+
 typedef enum evp_log_level {
     EVP_LOG_ERROR = 0,
     EVP_LOG_WARN = 1,
@@ -101,6 +109,8 @@ typedef enum evp_log_level {
        "longest wait for a free event (microseconds)", uint, 0, 3600000000u)                 \
     XX(THREAD_CACHE, thread_cache, uint32_t, "64", "integer 0..4096, <= EVPOOL_MAX",         \
        "events a thread may park (0 = off; default capped at EVPOOL_MAX)", uint, 0, 4096)    \
+    XX(DEPOT, depot, evp_depot_kind_t, "stack", "stack, ring",                              \
+       "shared free list: lock-free stack of chains, or SCQ ring of chains", word, 0, 0)     \
     XX(TIMING, timing, bool, "0", "0, 1", "1 = events record timing", bool, 0, 0)            \
     XX(BACKEND, backend, evp_backend_kind_t, "auto", "auto, cuda, host",                     \
        "event backend (auto = cuda when a usable GPU is present, else host)", word, 0, 0)    \

@@ -88,7 +88,7 @@ static inline bool evp_pool_forked(const evp_pool_t *p)
  * updated next to, not with, the head CAS). Folded into high_water. */
 static void evp_pool_sample_held(evp_pool_t *p)
 {
-    int64_t items = atomic_load_explicit(&p->depot.items, memory_order_relaxed);
+    int64_t items = evp_depot_items(&p->depot);
     int64_t created = (int64_t)atomic_load_explicit(&p->created, memory_order_relaxed);
     /* items may lag a concurrent push/pop by one chain, or even read
      * negative for a moment: clamp to what can be true. */
@@ -615,7 +615,7 @@ const char *evp_pool_backend(const evp_pool_t *p)
 static void evp_pool_free(evp_pool_t *p)
 {
     evp_waitq_fini(&p->wq);
-    evp_stack_fini(&p->depot);
+    evp_depot_fini(&p->depot);
     pthread_mutex_destroy(&p->grow_mu);
     free(p->slots_mem);
     free(p);
@@ -683,13 +683,13 @@ int evp_pool_create(int device, const evp_config_t *cfg, evp_pool_t **out)
     /* calloc: slots of events not yet created stay untouched zero pages
      * (a zero word is not leased: it matches no lease). Aligned by hand to a cache line. */
     p->slots_mem = calloc((size_t)p->max + 1, sizeof(struct evp_slot));
-    if (!p->slots_mem || evp_stack_init(&p->depot, p->max, p->batch) != 0) {
+    if (!p->slots_mem || evp_depot_init(&p->depot, c.depot, p->max, p->batch) != 0) {
         free(p->slots_mem);
         free(p);
         return EVP_ENOMEM;
     }
     if (evp_waitq_init(&p->wq) != 0) {
-        evp_stack_fini(&p->depot);
+        evp_depot_fini(&p->depot);
         free(p->slots_mem);
         free(p);
         return EVP_ENOMEM;
@@ -716,7 +716,7 @@ int evp_pool_create(int device, const evp_config_t *cfg, evp_pool_t **out)
         uint32_t k = c.size - at < p->batch ? c.size - at : p->batch;
         for (uint32_t j = 0; j < k; j++)
             chain[j] = evp_pool_first_lease(p, at + j);
-        evp_stack_push(&p->depot, at, chain, k);
+        evp_depot_push(&p->depot, at, chain, k);
     }
     evp_info("pool for device %d: backend %s, %u events (max %u), thread cache %u, on exhaustion %s",
              device, be->name, c.size, c.max, c.thread_cache,
@@ -759,7 +759,7 @@ int evp_pool_destroy(evp_pool_t *p, evp_pool_stats_t *final)
     /* A leased slot is in neither the depot nor a cache. */
     uint8_t *is_free = calloc(created ? created : 1, 1);
     if (is_free) {
-        evp_stack_walk(&p->depot, evp_pool_mark_chain, is_free);
+        evp_depot_walk(&p->depot, evp_pool_mark_chain, is_free);
         evp_tcache_walk(&p->home, evp_pool_mark_one, is_free);
         st.outstanding = 0;
         for (uint32_t j = 0; j < created; j++) {

@@ -8,7 +8,7 @@
 
 #include "evpool/pool.h"
 #include "backend/backend.h"
-#include "pool/stack.h"
+#include "pool/depot.h"
 #include "pool/tcache.h"
 #include "pool/waitq.h"
 
@@ -57,7 +57,7 @@ struct evp_pool {
 
     /* Free events not parked in caches, as chains of ready-made leases
      * (node = slot of the chain's first lease). */
-    struct evp_stack depot;
+    struct evp_depot depot;
     /* Leasers asleep until a return hands them an event (FIFO). */
     struct evp_waitq wq;
     struct evp_tcache_home home;   /* per-thread caches */

@@ -71,7 +71,7 @@ static int evp_tcache_setup(void)
 }
 
 int evp_tcache_home_init(struct evp_tcache_home *home, uint32_t cap, uint32_t batch,
-                         struct evp_stack *depot, struct evp_waitq *wq)
+                         struct evp_depot *depot, struct evp_waitq *wq)
 {
     home->cap = cap;
     home->batch = batch;
@@ -212,7 +212,7 @@ static void evp_tcache_push_depot(struct evp_tcache_home *home, const uint64_t *
 {
     for (uint32_t at = 0; at < n; at += home->batch) {
         uint32_t k = n - at < home->batch ? n - at : home->batch;
-        evp_stack_push(home->depot, evp_lease_slot(leases[at]), &leases[at], k);
+        evp_depot_push(home->depot, evp_lease_slot(leases[at]), &leases[at], k);
     }
 }
 
@@ -227,7 +227,7 @@ void evp_tcache_release(struct evp_tcache_home *home, const uint64_t *leases, ui
 uint32_t evp_tcache_refill(struct evp_tcache_home *home, struct evp_tcache *c, uint64_t *first)
 {
     uint64_t got[EVP_STACK_WIDTH_MAX];
-    uint32_t k = evp_stack_pop(home->depot, got);
+    uint32_t k = evp_depot_pop(home->depot, got);
     if (!k)
         return 0;
     *first = got[0];

@@ -38,7 +38,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "pool/stack.h"
+#include "pool/depot.h"
 #include "pool/waitq.h"
 
 #if defined(__SANITIZE_THREAD__)
@@ -99,7 +99,7 @@ struct evp_tcache_home {
     uint32_t batch; /* leases per depot chain */
     /* Where flushed leases go: the oldest waiter first, else the depot.
      * Both outlive the home (same owner: the pool). */
-    struct evp_stack *depot;
+    struct evp_depot *depot;
     struct evp_waitq *wq;
     /* Head of the cache list. Release store on append pairs with the
      * acquire load of list walkers (stats, thieves, the verdict). */
@@ -128,7 +128,7 @@ extern bool evp_tcache_asym;
  * pthread key is left for the thread-exit flush: logged); EVP_EBUSY when
  * too many homes are alive (EVP_TCACHE_HOMES_MAX). */
 int evp_tcache_home_init(struct evp_tcache_home *home, uint32_t cap, uint32_t batch,
-                         struct evp_stack *depot, struct evp_waitq *wq);
+                         struct evp_depot *depot, struct evp_waitq *wq);
 /* Stops thread-exit flushes into this home. After it returns no other
  * thread touches the home's caches through evpool; they stay readable. */
 void evp_tcache_home_detach(struct evp_tcache_home *home);

@@ -175,7 +175,8 @@ static void create(int pi)
     cfg_set(&c, "EVPOOL_TIMING", (b >> 4) & 1);
     if (evp_config_set(&c, "EVPOOL_ON_EXHAUST", m->wait ? "wait" : "fail", NULL, 0) ||
         evp_config_set(&c, "EVPOOL_BACKEND", "host", NULL, 0) ||
-        evp_config_set(&c, "EVPOOL_LOG", "error", NULL, 0))
+        evp_config_set(&c, "EVPOOL_LOG", "error", NULL, 0) ||
+        evp_config_set(&c, "EVPOOL_DEPOT", (b >> 5) & 1 ? "ring" : "stack", NULL, 0))
         fail("evp_config_set");
     int device = (a >> 5) % EVP_HOST_DEVICES;
     int rc = evp_pool_create(device, &c, &m->pool);
@@ -184,6 +185,7 @@ static void create(int pi)
     evp_config_t got;
     evp_pool_config(m->pool, &got);
     if (got.size != m->size || got.max != m->max || got.thread_cache != m->tcache ||
+        got.depot != ((b >> 5) & 1 ? EVP_DEPOT_RING : EVP_DEPOT_STACK) ||
         evp_pool_device(m->pool) != device || strcmp(evp_pool_backend(m->pool), "host") != 0)
         fail("pool %d: the pool's configuration is not the one given", pi);
     m->created = m->size;
