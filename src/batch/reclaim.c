@@ -27,8 +27,10 @@ static struct evp_reclaim_node *evp_reclaim_take(struct evp_reclaim *r)
     return oldest;
 }
 
-/* Tries each node of list; returns those still in flight, in order. */
-static struct evp_reclaim_node *evp_reclaim_try(struct evp_reclaim *r, struct evp_reclaim_node *list)
+/* Tries each node of list; returns those still in flight, in order, and
+ * counts the finished ones in *done. */
+static struct evp_reclaim_node *evp_reclaim_try(struct evp_reclaim *r, struct evp_reclaim_node *list,
+                                                uint32_t *done)
 {
     struct evp_reclaim_node *keep = NULL, **tail = &keep;
     while (list) {
@@ -36,6 +38,8 @@ static struct evp_reclaim_node *evp_reclaim_try(struct evp_reclaim *r, struct ev
         if (!r->ops->try_finish(r->ctx, list)) {
             *tail = list;
             tail = &list->next;
+        } else {
+            (*done)++;
         }
         list = next;
     }
@@ -62,6 +66,7 @@ static void *evp_reclaim_main(void *arg)
 {
     struct evp_reclaim *r = arg;
     struct evp_reclaim_node *inflight = NULL; /* past their grace period */
+    uint64_t nap = EVP_RECLAIM_NAP_MIN_NS, idle = 0;
     for (;;) {
         /* Read stop before taking: a stop seen here comes after the last
          * retire (evp_reclaim_stop's contract), so this take is the last. */
@@ -73,8 +78,9 @@ static void *evp_reclaim_main(void *arg)
             urcu_memb_synchronize_rcu();
             atomic_fetch_add_explicit(&r->rounds, 1, memory_order_relaxed);
         }
-        inflight = evp_reclaim_try(r, inflight);
-        struct evp_reclaim_node *still = evp_reclaim_try(r, fresh);
+        uint32_t done = 0;
+        inflight = evp_reclaim_try(r, inflight, &done);
+        struct evp_reclaim_node *still = evp_reclaim_try(r, fresh, &done);
         if (still) { /* append: the oldest stay first */
             struct evp_reclaim_node **tail = &inflight;
             while (*tail)
@@ -96,13 +102,28 @@ static void *evp_reclaim_main(void *arg)
             }
             return NULL;
         }
+        /* Pace. Work found or finished: nap short again. Otherwise nap
+         * twice as long, up to EVP_RECLAIM_NAP_MAX_NS, while work is in
+         * flight or for EVP_RECLAIM_LINGER_NS after the last work; only
+         * then sleep until a retire wakes us. Freeing threads pay a futex
+         * wake only after such a quiet spell: in a steady stream of frees
+         * the reclaimer is napping, not asleep, and a free is one CAS. */
+        if (fresh || done) {
+            nap = EVP_RECLAIM_NAP_MIN_NS;
+            idle = 0;
+        }
         if (atomic_load_explicit(&r->retired, memory_order_relaxed) ||
             atomic_load_explicit(&r->stop, memory_order_relaxed))
             continue;
-        if (inflight)
-            evp_clock_sleep_ns(EVP_RECLAIM_POLL_NS);
-        else
+        if (inflight || idle < EVP_RECLAIM_LINGER_NS) {
+            evp_clock_sleep_ns(nap);
+            idle += inflight ? 0 : nap;
+            nap = nap * 2 < EVP_RECLAIM_NAP_MAX_NS ? nap * 2 : EVP_RECLAIM_NAP_MAX_NS;
+        } else {
             evp_reclaim_idle(r);
+            nap = EVP_RECLAIM_NAP_MIN_NS;
+            idle = 0;
+        }
     }
 }
 
