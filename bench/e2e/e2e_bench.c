@@ -2,9 +2,11 @@
 /* e2e bench: see e2e_bench.h. */
 #include "e2e/e2e_bench.h"
 
+#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "e2e/e2e_way.h"
 #include "evb_run.h"
@@ -67,23 +69,43 @@ typedef struct e2e_spec {
     uint64_t bytes;
 } e2e_spec;
 
+/* Where one thread's time went, in ticks, summed over its operations: the
+ * steps of a submit's life. The submit run times the submit call in the
+ * histogram and the other steps here; the round-trip run all four. */
+typedef struct e2e_steps {
+    alignas(64) uint64_t prepare; /* evpool: evp_transport_batch_alloc */
+    uint64_t submit;
+    uint64_t wait;                /* polling until done */
+    uint64_t release;             /* evpool: evp_transport_batch_free */
+} e2e_steps;
+
 typedef struct e2e_ctx {
     evb_results results; /* first: the fixture (evb_run.h) */
     const e2e_spec *spec;
     e2e_way way;
-    uint64_t *retire_ticks; /* [threads] submit runs: polling + releasing */
-    uint64_t *prep_ticks;   /* [threads] submit runs: prepare (evpool's batch_alloc) */
+    e2e_steps *steps;    /* [threads]; owned */
+    double start_s;      /* for the progress line */
 } e2e_ctx;
+
+static double e2e_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static void e2e_teardown(evb_run *run)
 {
     e2e_ctx *ctx = run->ctx;
     if (!ctx)
         return;
+    /* Progress: Google Benchmark prints a run only at its end, and a run
+     * of 64 MiB copies at 2 x the cores can take a while. */
+    fprintf(stderr, "e2e: %s threads=%d: end (%.1f s)\n", run->bench->name, run->threads,
+            e2e_now_s() - ctx->start_s);
     if (ctx->way.tg)
         e2e_way_fini(&ctx->way);
-    free(ctx->retire_ticks);
-    free(ctx->prep_ticks);
+    free(ctx->steps);
     evb_fixture_free(run);
 }
 
@@ -94,12 +116,14 @@ static int e2e_setup(evb_run *run)
     if (!ctx)
         return -1;
     ctx->spec = spec;
-    ctx->retire_ticks = calloc((size_t)run->threads, sizeof *ctx->retire_ticks);
-    ctx->prep_ticks = calloc((size_t)run->threads, sizeof *ctx->prep_ticks);
-    if (!ctx->retire_ticks || !ctx->prep_ticks) {
+    ctx->start_s = e2e_now_s();
+    fprintf(stderr, "e2e: %s threads=%d: start\n", spec->name, run->threads);
+    size_t bytes = (size_t)run->threads * sizeof *ctx->steps;
+    if (!(ctx->steps = aligned_alloc(64, (bytes + 63u) & ~(size_t)63u))) {
         snprintf(run->error, sizeof run->error, "out of memory");
         return -1;
     }
+    memset(ctx->steps, 0, bytes);
     e2e_target *tg = e2e_target_get(spec->kind, spec->device, spec->peer_device, run->error, sizeof run->error);
     if (!tg)
         return -1;
@@ -108,60 +132,68 @@ static int e2e_setup(evb_run *run)
     return 0;
 }
 
-/* Polls until done: spin a little, then yield (on an oversubscribed
- * machine the copy's worker needs the CPU). 0 or msg and -1. */
-static int e2e_wait(e2e_way *w, e2e_item *it, char *msg, size_t len)
+/* What failed, for the loop's message; -1. */
+static int e2e_fail(e2e_way *w, const char *step, int rc, char *msg, size_t len)
+{
+    snprintf(msg, len, "%s %s: %s", e2e_way_name(w->kind), step, evp_strerror(rc));
+    return -1;
+}
+
+/* Polls until done (spin a little, then yield: on an oversubscribed
+ * machine the copy's worker needs the CPU), then releases; both timed into
+ * s. 0 or msg and -1. */
+static int e2e_retire(e2e_way *w, int ti, e2e_item *it, e2e_steps *s, char *msg, size_t len)
 {
     unsigned spins = 0;
     int rc;
+    uint64_t t0 = evb_ticks_begin();
     while ((rc = e2e_way_poll(w, it)) == 0)
         evb_backoff(&spins);
-    if (rc < 0) {
-        snprintf(msg, len, "%s poll: %s", e2e_way_name(w->kind), evp_strerror(rc));
-        return -1;
-    }
-    return 0;
+    uint64_t t1 = evb_ticks_end();
+    int rr = e2e_way_release(w, ti, it);
+    s->wait += t1 - t0;
+    s->release += evb_ticks_end() - t1;
+    if (rc < 0)
+        return e2e_fail(w, "poll", rc, msg, len);
+    return rr ? e2e_fail(w, "release", rr, msg, len) : 0;
 }
 
-static int e2e_retire(e2e_way *w, int ti, e2e_item *it, char *msg, size_t len)
+/* prepare + submit, each timed into s; *submit_ns the submit call. On
+ * failure the item is released. 0 or msg and -1. */
+static int e2e_start(e2e_way *w, int ti, uint64_t bytes, e2e_item *it, e2e_steps *s, uint64_t *submit_ns,
+                     char *msg, size_t len)
 {
-    if (e2e_wait(w, it, msg, len) != 0)
-        return -1;
-    int rc = e2e_way_release(w, ti, it);
-    if (rc) {
-        snprintf(msg, len, "%s release: %s", e2e_way_name(w->kind), evp_strerror(rc));
-        return -1;
-    }
-    return 0;
-}
-
-/* prepare + submit; on failure the item is released. 0 or msg and -1. */
-static int e2e_start(e2e_way *w, int ti, uint64_t bytes, e2e_item *it, char *msg, size_t len)
-{
+    uint64_t t0 = evb_ticks_begin();
     int rc = e2e_way_prepare(w, ti, it);
-    if (rc == 0)
-        rc = e2e_way_submit(w, ti, bytes, it);
+    uint64_t t1 = evb_ticks_end();
+    s->prepare += t1 - t0;
     if (rc) {
-        snprintf(msg, len, "%s submit: %s", e2e_way_name(w->kind), evp_strerror(rc));
         e2e_way_release(w, ti, it);
-        return -1;
+        return e2e_fail(w, "prepare", rc, msg, len);
+    }
+    t1 = evb_ticks_begin();
+    rc = e2e_way_submit(w, ti, bytes, it);
+    uint64_t t2 = evb_ticks_end();
+    s->submit += t2 - t1;
+    *submit_ns = evb_ticks_to_ns(t2 - t1);
+    if (rc) {
+        e2e_way_release(w, ti, it);
+        return e2e_fail(w, "submit", rc, msg, len);
     }
     return 0;
 }
 
-/* The submit run: the submit call alone is timed. */
+/* The submit run: the submit call alone is in the histogram. */
 static void e2e_body_submit(evb_state *st, e2e_ctx *ctx, evb_loop *l, int ti)
 {
     e2e_way *w = &ctx->way;
+    e2e_steps *s = &ctx->steps[ti];
     e2e_item win[E2E_WINDOW];
     unsigned head = 0, count = 0;
-    uint64_t retire = 0, prep = 0;
     char msg[192];
     while (evb_loop_next(l)) {
         if (count == E2E_WINDOW) {
-            uint64_t r0 = evb_ticks_begin();
-            int rc = e2e_retire(w, ti, &win[head], msg, sizeof msg);
-            retire += evb_ticks_end() - r0;
+            int rc = e2e_retire(w, ti, &win[head], s, msg, sizeof msg);
             head = (head + 1) % E2E_WINDOW;
             count--;
             if (rc) {
@@ -169,42 +201,33 @@ static void e2e_body_submit(evb_state *st, e2e_ctx *ctx, evb_loop *l, int ti)
                 continue;
             }
         }
-        e2e_item *it = &win[(head + count) % E2E_WINDOW];
-        uint64_t p0 = evb_ticks_begin();
-        int rc = e2e_way_prepare(w, ti, it);
-        prep += evb_ticks_end() - p0;
-        uint64_t t0 = evb_ticks_begin();
-        if (rc == 0)
-            rc = e2e_way_submit(w, ti, ctx->spec->bytes, it);
-        uint64_t t1 = evb_ticks_end();
-        if (rc) {
-            snprintf(msg, sizeof msg, "%s submit: %s", e2e_way_name(w->kind), evp_strerror(rc));
-            e2e_way_release(w, ti, it);
+        uint64_t ns;
+        if (e2e_start(w, ti, ctx->spec->bytes, &win[(head + count) % E2E_WINDOW], s, &ns, msg, sizeof msg)) {
             evb_loop_fail(l, msg);
             continue;
         }
-        evb_hist_record(&l->res->hist, evb_ticks_to_ns(t1 - t0));
+        evb_hist_record(&l->res->hist, ns);
         count++;
         l->ops++;
     }
-    /* What is still in flight, untimed: nothing leaks. */
+    /* What is still in flight (not in the run's time): nothing leaks. */
+    e2e_steps spare = {0};
     for (; count > 0; count--, head = (head + 1) % E2E_WINDOW)
-        if (e2e_retire(w, ti, &win[head], msg, sizeof msg) != 0)
+        if (e2e_retire(w, ti, &win[head], &spare, msg, sizeof msg) != 0)
             evb_skip_with_error(st, msg);
-    ctx->retire_ticks[ti] = retire;
-    ctx->prep_ticks[ti] = prep;
 }
 
 /* The round-trip run: prepare + submit + poll to completion + release. */
 static void e2e_body_roundtrip(e2e_ctx *ctx, evb_loop *l, int ti)
 {
     e2e_way *w = &ctx->way;
+    e2e_steps *s = &ctx->steps[ti];
     char msg[192];
     while (evb_loop_next(l)) {
         e2e_item it;
-        uint64_t t0 = evb_ticks_begin();
-        if (e2e_start(w, ti, ctx->spec->bytes, &it, msg, sizeof msg) != 0 ||
-            e2e_retire(w, ti, &it, msg, sizeof msg) != 0) {
+        uint64_t ns, t0 = evb_ticks_begin();
+        if (e2e_start(w, ti, ctx->spec->bytes, &it, s, &ns, msg, sizeof msg) != 0 ||
+            e2e_retire(w, ti, &it, s, msg, sizeof msg) != 0) {
             evb_loop_fail(l, msg);
             continue;
         }
@@ -217,18 +240,24 @@ static void e2e_finish(evb_state *st, e2e_ctx *ctx)
 {
     const e2e_spec *spec = ctx->spec;
     evb_results *r = &ctx->results;
-    uint64_t retire = 0, prep = 0;
+    e2e_steps sum = {0};
     for (int i = 0; i < r->threads; i++) {
-        retire += ctx->retire_ticks[i];
-        prep += ctx->prep_ticks[i];
+        sum.prepare += ctx->steps[i].prepare;
+        sum.submit += ctx->steps[i].submit;
+        sum.wait += ctx->steps[i].wait;
+        sum.release += ctx->steps[i].release;
     }
     evb_counter_set(st, "bytes", (double)spec->bytes, EVB_COUNTER_PLAIN);
     if (r->ops > 0) {
+        double ops = (double)r->ops;
         if (r->elapsed_ns > 0)
-            evb_counter_set(st, "GB_per_s", (double)r->ops * (double)spec->bytes / r->elapsed_ns,
-                            EVB_COUNTER_PLAIN);
-        evb_counter_set(st, "retire_ns", (double)evb_ticks_to_ns(retire) / (double)r->ops, EVB_COUNTER_PLAIN);
-        evb_counter_set(st, "prepare_ns", (double)evb_ticks_to_ns(prep) / (double)r->ops, EVB_COUNTER_PLAIN);
+            evb_counter_set(st, "GB_per_s", ops * (double)spec->bytes / r->elapsed_ns, EVB_COUNTER_PLAIN);
+        /* Mean time of each step per operation (the submit run's wait and
+         * release: retiring the oldest of its window). */
+        evb_counter_set(st, "prepare_ns", (double)evb_ticks_to_ns(sum.prepare) / ops, EVB_COUNTER_PLAIN);
+        evb_counter_set(st, "submit_ns", (double)evb_ticks_to_ns(sum.submit) / ops, EVB_COUNTER_PLAIN);
+        evb_counter_set(st, "wait_ns", (double)evb_ticks_to_ns(sum.wait) / ops, EVB_COUNTER_PLAIN);
+        evb_counter_set(st, "release_ns", (double)evb_ticks_to_ns(sum.release) / ops, EVB_COUNTER_PLAIN);
     }
     evb_counter_set(st, "live_events", (double)e2e_way_live_events(&ctx->way), EVB_COUNTER_PLAIN);
     char label[160], why[192], msg[256];
@@ -320,7 +349,14 @@ void e2e_register(e2e_peer *peer)
         int peer_device;
     } wheres[] = {{cuda ? "same_gpu" : "host", 0}, {"two_gpus", 1}};
     evp_transport_kind_t kinds[2] = {cuda ? EVP_TRANSPORT_NVLINK : EVP_TRANSPORT_HOST, EVP_TRANSPORT_MNNVL};
-    int nkinds = cuda ? 2 : 1, nwheres = cuda ? 2 : 1;
+    int nkinds = cuda ? 2 : 1, nwheres = 1;
+    if (cuda) {
+        int ndev = be->device_count(err, sizeof err);
+        if (ndev >= 2)
+            nwheres = 2;
+        else
+            fprintf(stderr, "e2e: two_gpus runs skipped: this machine has %d GPU\n", ndev);
+    }
     for (int mode = 0; mode < 2; mode++)
         for (int wi = 0; wi < nwheres; wi++)
             for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Turns evpool-e2e's JSON (and the bounded runs, if given) into a PNG:
+#   tools/plot-e2e.sh E2E.json [E2E-BOUNDED.json] [OUT.png] [WHERE]
+#     (default OUT: E2E.png beside it; WHERE: the first one in the JSON,
+#     same_gpu or host; two_gpus for the peer-NVLink runs)
+# Rows: p50 submit, p99 submit and round-trip GB/s against threads, one
+# panel per request size, one line per way (log scales); then, from the
+# bounded runs, live events and RSS against submit/free cycles.
+# Needs jq and gnuplot (tools/deps.sh installs both). Failed runs have no
+# point.
+set -euo pipefail
+
+json=${1:?usage: tools/plot-e2e.sh E2E.json [E2E-BOUNDED.json] [OUT.png] [WHERE]}
+bounded=${2:-}
+png=${3:-${json%.json}.png}
+command -v jq >/dev/null || { echo "plot-e2e: needs jq (tools/deps.sh installs it)" >&2; exit 1; }
+command -v gnuplot >/dev/null || { echo "plot-e2e: needs gnuplot (tools/deps.sh installs gnuplot-nox)" >&2; exit 1; }
+where=${4:-$(jq -r '[.benchmarks[] | .run_name | split("/")[1]] | first // ""' "$json")}
+[ -n "$where" ] || { echo "plot-e2e: no e2e runs in $json" >&2; exit 1; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# One data file per mode, size and way: threads p50_us p99_us GB/s (the
+# median where repetitions made one; no point for a failed run).
+jq -r --arg w "$where" '
+  [.benchmarks[] | select(.error_occurred) | .run_name] as $failed
+  | [.benchmarks[] | select(.run_type == "iteration" or .aggregate_name == "median")
+     | select(.run_name as $r | $failed | index([$r]) | not)
+     | (.run_name | split("/")) as $p | select($p[1] == $w)
+     | {k: "\($p[0])__\($p[3])__\($p[2])", threads, p50: (.p50_ns / 1000), p99: (.p99_ns / 1000), gbps: .GB_per_s}]
+  | group_by([.k, .threads]) | map(last) | .[] | [.k, .threads, .p50, .p99, .gbps] | @tsv' "$json" |
+  sort -t$'\t' -k1,1 -k2,2n |
+  awk -F'\t' -v dir="$tmp" '{ print $2, $3, $4, $5 > (dir "/" $1 ".dat") }'
+
+ways=$(jq -r --arg w "$where" '[.benchmarks[] | .run_name | split("/") | select(.[1] == $w) | .[2]]
+  | reduce .[] as $i ([]; if index([$i]) then . else . + [$i] end) | .[]' "$json")
+threads=$(jq -r '[.benchmarks[] | .threads] | unique | map(tostring) | join(",")' "$json")
+xrange=$(jq -r '[.benchmarks[] | .threads] | "[\(min / 1.25):\(max * 1.25)]"' "$json")
+title=$(jq -r --arg w "$where" '.context | "\($w): \(.host_name // "?"), \(.cpu_model // "?"), \(.num_cpus // "?") CPUs; GPU \(.gpu_name // "?"); commit \(.git_commit // "?"); \(.date // "")"' "$json")
+
+panel() { # mode size column ylabel title
+  local n=0 first=1 way f
+  printf 'set title "%s"\nset ylabel "%s"\n' "$5" "$4"
+  printf 'plot '
+  for way in $ways; do
+    n=$((n + 1))
+    f="$tmp/e2e_${1}__${2}__${way}.dat"
+    [ -s "$f" ] || continue
+    [ $first -eq 1 ] || printf ', \\\n     '
+    first=0
+    printf '"%s" using 1:%s with linespoints lt %d lw 2 pt 7 ps 1 title "%s"' "$f" "$3" "$n" "$way"
+  done
+  [ $first -eq 0 ] || printf '[1:2] [1:10] 5 lc rgb "white" title "no data"'
+  printf '\n'
+}
+
+rows=3
+if [ -n "$bounded" ]; then
+  rows=4
+  # cycles live_events rss_MiB per bounded way.
+  jq -r '.[] | .way as $w | .samples[] | [$w, .cycles, .live_events, (.rss_bytes / 1048576)] | @tsv' "$bounded" |
+    awk -F'\t' -v dir="$tmp" '{ print $2, $3, $4 > (dir "/bounded__" $1 ".dat") }'
+fi
+
+{
+  cat <<EOF
+set terminal pngcairo size 2000,$((rows * 420)) font "DejaVu Sans,10" noenhanced
+set output "$png"
+set multiplot layout $rows,4 title "evpool-e2e — ${title}" font ",12"
+set logscale x 2
+set xtics (${threads})
+set xrange ${xrange}
+set xlabel "submitting threads"
+set logscale y 10
+set grid xtics ytics mytics
+set key top left font ",8"
+set format y "%g"
+EOF
+  for size in 4KiB 64KiB 4MiB 64MiB; do
+    panel submit "$size" 2 "µs" "p50 submit, $size (lower is better)"
+  done
+  for size in 4KiB 64KiB 4MiB 64MiB; do
+    panel submit "$size" 3 "µs" "p99 submit, $size (lower is better)"
+  done
+  for size in 4KiB 64KiB 4MiB 64MiB; do
+    panel roundtrip "$size" 4 "GB/s" "round trip GB/s, $size (higher is better)"
+  done
+  if [ -n "$bounded" ]; then
+    echo 'unset logscale x; set xtics autofreq; set xlabel "submit/free cycles"; set format x "%.0s%c"'
+    for col in 2:live 3:rss; do
+      printf 'set title "%s"\nset ylabel "%s"\nplot ' \
+        "$([ "${col#*:}" = live ] && echo 'live events (log)' || echo 'RSS, MiB (log)')" \
+        "$([ "${col#*:}" = live ] && echo 'events' || echo 'MiB')"
+      first=1 n=0
+      for f in "$tmp"/bounded__*.dat; do
+        n=$((n + 1))
+        [ $first -eq 1 ] || printf ', \\\n     '
+        first=0
+        w=${f##*/bounded__}
+        printf '"%s" using 1:($%s > 0 ? $%s : 1) with linespoints lt %d lw 2 pt 7 ps 0.6 title "%s"' \
+          "$f" "${col%%:*}" "${col%%:*}" "$n" "${w%.dat}"
+      done
+      printf '\n'
+    done
+  fi
+  echo 'unset multiplot'
+} >"$tmp/plot.gp"
+
+gnuplot "$tmp/plot.gp"
+echo "plot-e2e: wrote $png" >&2
