@@ -40,20 +40,16 @@ threads=$(jq -r '[.benchmarks[] | .threads] | unique | map(tostring) | join(",")
 xrange=$(jq -r '[.benchmarks[] | .threads] | "[\(min / 1.25):\(max * 1.25)]"' "$json")
 title=$(jq -r --arg w "$where" '.context | "\($w): \(.host_name // "?"), \(.cpu_model // "?"), \(.num_cpus // "?") CPUs; GPU \(.gpu_name // "?"); commit \(.git_commit // "?"); \(.date // "")"' "$json")
 
+# shellcheck source=tools/plot-lib.sh
+. "$(dirname "$0")/plot-lib.sh"
+
 panel() { # mode size column ylabel title
-  local n=0 first=1 way f
+  local way args=()
   printf 'set title "%s"\nset ylabel "%s"\n' "$5" "$4"
-  printf 'plot '
   for way in $ways; do
-    n=$((n + 1))
-    f="$tmp/e2e_${1}__${2}__${way}.dat"
-    [ -s "$f" ] || continue
-    [ $first -eq 1 ] || printf ', \\\n     '
-    first=0
-    printf '"%s" using 1:%s with linespoints lt %d lw 2 pt 7 ps 1 title "%s"' "$f" "$3" "$n" "$way"
+    args+=("$way" "$tmp/e2e_${1}__${2}__${way}.dat")
   done
-  [ $first -eq 0 ] || printf '[1:2] [1:10] 5 lc rgb "white" title "no data"'
-  printf '\n'
+  gp_lines "$3" "${args[@]}"
 }
 
 rows=3
@@ -88,21 +84,18 @@ EOF
     panel roundtrip "$size" 4 "GB/s" "round trip GB/s, $size (higher is better)"
   done
   if [ -n "$bounded" ]; then
-    echo 'unset logscale x; set xtics autofreq; set xlabel "submit/free cycles"; set format x "%.0s%c"'
+    echo 'unset logscale x; set autoscale x; set xtics autofreq; set xlabel "submit/free cycles"; set format x "%.0s%c"'
     for col in 2:live 3:rss; do
-      printf 'set title "%s"\nset ylabel "%s"\nplot ' \
+      printf 'set title "%s"\nset ylabel "%s"\n' \
         "$([ "${col#*:}" = live ] && echo 'live events (log)' || echo 'RSS, MiB (log)')" \
         "$([ "${col#*:}" = live ] && echo 'events' || echo 'MiB')"
-      first=1 n=0
+      args=()
       for f in "$tmp"/bounded__*.dat; do
-        n=$((n + 1))
-        [ $first -eq 1 ] || printf ', \\\n     '
-        first=0
         w=${f##*/bounded__}
-        printf '"%s" using 1:($%s > 0 ? $%s : 1) with linespoints lt %d lw 2 pt 7 ps 0.6 title "%s"' \
-          "$f" "${col%%:*}" "${col%%:*}" "$n" "${w%.dat}"
+        args+=("${w%.dat}" "$f")
       done
-      printf '\n'
+      # Log scale: a count of 0 is drawn at 1.
+      gp_lines "(\$${col%%:*} > 0 ? \$${col%%:*} : 1)" "${args[@]}"
     done
   fi
   echo 'unset multiplot'

@@ -91,6 +91,20 @@ int e2e_way_init(e2e_way *w, e2e_way_kind kind, e2e_target *tg, int threads, uin
     memset(w->th, 0, (size_t)threads * sizeof *w->th);
     if (kind == E2E_EVPOOL)
         evp_transport_batch_stats(tg->t, &w->batch0);
+    /* The vector starts as full as the run will need (evpool's pool is
+     * created up front too): the run measures handing events out, not a
+     * cold start. */
+    for (uint32_t i = 0; kind == E2E_MUTEX_VECTOR && i < (uint32_t)threads * window; i++) {
+        evp_event_t ev;
+        int rc = tg->be->create(tg->device, false, &ev);
+        if (rc == 0 && (rc = e2e_mv_return(&w->mv, ev)) != 0)
+            tg->be->destroy(tg->device, ev);
+        if (rc) {
+            snprintf(err, len, "filling the mutex vector: %s", evp_strerror(rc));
+            return rc;
+        }
+        w->mv.created++; /* before the run's threads exist: no lock needed */
+    }
     for (int i = 0; kind == E2E_FLOOR && i < threads; i++) {
         e2e_way_thread *t = &w->th[i];
         if (!(t->ring = calloc(window, sizeof *t->ring))) {
