@@ -70,16 +70,6 @@ def worst(f): (map(select(.r != null)) | max_by(f)) // null;
                          + (if $m == "roundtrip" then ", \(.gbps | num)" else "" end) end ) ]
             | "| " + join(" | ") + " |" ),
           "" ),
-      ( "## Steps, \($w): where a 4 KiB round trip spends its time, mean µs per operation",
-        "",
-        "prepare = evpool's evp_transport_batch_alloc; submit = the submit call (evpool: lease, resolve, copy, record); wait = polling to completion; release = evpool's evp_transport_batch_free, create_destroy's destroy, mutex_vector's push.",
-        "",
-        "| way | threads | prepare | submit | wait | release | total |",
-        "|---|--:|--:|--:|--:|--:|--:|",
-        ( $ways[] as $way | $threads[] as $t | cell("roundtrip"; $w; $way; "4KiB"; $t)
-          | select(. != null and .err == null)
-          | "| \($way) | \($t) | \(.prep | us) | \(.sub | us) | \(.wait | us) | \(.rel | us) | \(((.prep // 0) + (.sub // 0) + (.wait // 0) + (.rel // 0)) | us) |" ),
-        "" ),
       ( $runs | map(select(.where == $w and .err != null)) | map("- \(.mode)/\(.way)/\(.size) at \(.threads) threads: \(.err)") | unique
         | if length > 0 then ("Runs that failed, \($w):", "", .[], "") else empty end ),
       ( $ways[] | select(startswith("evpool")) as $ev
@@ -122,7 +112,17 @@ def worst(f): (map(select(.r != null)) | max_by(f)) // null;
                                          then "-" else ((a | f) / (b | f) | r3 | tostring) end;
                         "\(q(.e; .f; .p50)), \(q(.e; .f; .p99)); \(q(.re; .rf; .gbps))" ) ]
             | "| " + join(" | ") + " |" ),
-          "" ) )
+          "" ),
+      ( "## Steps, \($w): where a 4 KiB round trip spends its time, mean µs per operation",
+        "",
+        "prepare = evpool's evp_transport_batch_alloc; submit = the submit call (evpool: lease, resolve, copy, record); wait = polling to completion; release = evpool's evp_transport_batch_free, create_destroy's destroy, mutex_vector's push.",
+        "",
+        "| way | threads | prepare | submit | wait | release | total |",
+        "|---|--:|--:|--:|--:|--:|--:|",
+        ( $ways[] as $way | $threads[] as $t | cell("roundtrip"; $w; $way; "4KiB"; $t)
+          | select(. != null and .err == null)
+          | "| \($way) | \($t) | \(.prep | us) | \(.sub | us) | \(.wait | us) | \(.rel | us) | \(((.prep // 0) + (.sub // 0) + (.wait // 0) + (.rel // 0)) | us) |" ),
+        "" ) )
 JQ
 
 [ -n "$bounded" ] || exit 0
