@@ -50,6 +50,7 @@ def worst(f): (map(select(.r != null)) | max_by(f)) // null;
   "- date: \($c.date // "?"), evpool \($c.evpool_version // "?") at \($c.git_commit // "unknown commit"), mode \($c.evb_mode // "?")",
   "- CPU: \($c.cpu_model // "?"), \($c.num_cpus // "?") CPUs; GPU: \($c.gpu_name // "?") x \($c.gpu_count // "?"); NVIDIA driver \($c.nvidia_driver // "?"); CUDA runtime \($c.cuda_runtime // "?")",
   "- timer \($c.evb_clock // "?") (\($c.evb_timer_ns // "?") ns per timed interval, in every percentile); run deadline \($c.evb_deadline_s // "?") s",
+  "- where: \($c.e2e_wheres // "?")",
   "- label of the runs: \($runlabel)",
   "",
   ( $wheres[] as $w

@@ -350,13 +350,19 @@ void e2e_register(e2e_peer *peer)
     } wheres[] = {{cuda ? "same_gpu" : "host", 0}, {"two_gpus", 1}};
     evp_transport_kind_t kinds[2] = {cuda ? EVP_TRANSPORT_NVLINK : EVP_TRANSPORT_HOST, EVP_TRANSPORT_MNNVL};
     int nkinds = cuda ? 2 : 1, nwheres = 1;
+    const char *why = cuda ? "same_gpu, two_gpus" : "host (no usable GPU, or EVPOOL_BACKEND=host)";
+    char skipped[96];
     if (cuda) {
         int ndev = be->device_count(err, sizeof err);
-        if (ndev >= 2)
+        if (ndev >= 2) {
             nwheres = 2;
-        else
-            fprintf(stderr, "e2e: two_gpus runs skipped: this machine has %d GPU\n", ndev);
+        } else {
+            snprintf(skipped, sizeof skipped, "same_gpu; two_gpus skipped: this machine has %d GPU", ndev);
+            fprintf(stderr, "e2e: %s\n", skipped);
+            why = skipped;
+        }
     }
+    evb_add_context("e2e_wheres", why); /* the JSON says what ran and why not the rest */
     for (int mode = 0; mode < 2; mode++)
         for (int wi = 0; wi < nwheres; wi++)
             for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
