@@ -109,6 +109,8 @@ run() {
   return $rc
 }
 
+# EVB_FLAGS and EVB_E2E_FLAGS are lists of flags: split on purpose.
+# shellcheck disable=SC2086
 if has bench; then
   run "evpool-bench ($mode) -> $outdir/bench.json" "$build/bench/evpool-bench" \
     --benchmark_out="$outdir/bench.json" --benchmark_out_format=json \
@@ -124,6 +126,7 @@ if has bench; then
     { echo "evpool bench: no plot (see above)" >&2; status=1; }
 fi
 
+# shellcheck disable=SC2086
 if has e2e; then
   e2e=$build/bench/evpool-e2e
   run "evpool-e2e ($mode) -> $outdir/e2e.json" env EVB_DEADLINE_S="$e2e_deadline" "$e2e" \
@@ -162,10 +165,12 @@ fi
 
 if [ "${EVB_PACK:-0}" = 1 ]; then
   # Every file in one archive; the summaries stay readable beside it.
-  files=$(cd "$outdir" && ls bench.json bench.png e2e.json e2e-bounded.json e2e.png \
-    bench-summary.md e2e-summary.md 2>/dev/null || true)
-  tar -C "$outdir" -czf "$outdir/bench-results.tar.gz" $files
+  files=()
+  for f in bench.json bench.png e2e.json e2e-bounded.json e2e.png bench-summary.md e2e-summary.md; do
+    [ -e "$outdir/$f" ] && files+=("$f")
+  done
+  tar -C "$outdir" -czf "$outdir/bench-results.tar.gz" "${files[@]}"
   (cd "$outdir" && rm -f bench.json bench.png e2e.json e2e-bounded.json e2e.png)
 fi
-echo "== evpool bench: done: $(cd "$outdir" && ls | tr '\n' ' ')in $outdir" >&2
+echo "== evpool bench: done: $(find "$outdir" -mindepth 1 -maxdepth 1 -printf '%f ')in $outdir" >&2
 exit $status

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: Apache-2.0
 # Shared by tools/plot-bench.sh and tools/plot-e2e.sh (sourced, not run).
 
