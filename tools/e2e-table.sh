@@ -131,13 +131,13 @@ jq -r -f /dev/stdin "$bounded" <<'JQ'
 def mib: . / 1048576 * 10 | round / 10;
 "## Bounded resources: live events and RSS over submit/free cycles",
 "",
-"| way | transport | threads | cycles | seconds | live events first -> last | RSS MiB first -> last | growth per cycle |",
+"| way | transport | threads | cycles | seconds | live events first -> last | RSS MiB first -> last | growth per cycle (events, bytes of RSS) |",
 "|---|---|--:|--:|--:|--:|--:|---|",
 ( .[] | (.samples | first) as $a | (.samples | last) as $b
   | (if $b.cycles > $a.cycles then ($b.live_events - $a.live_events) / ($b.cycles - $a.cycles) else 0 end) as $ev
   | (if $b.cycles > $a.cycles then ($b.rss_bytes - $a.rss_bytes) / ($b.cycles - $a.cycles) else 0 end) as $rss
   | "| \(.way) | \(.transport) | \(.threads) | \(.cycles) | \(.seconds) | \($a.live_events) -> \($b.live_events) | \($a.rss_bytes | mib) -> \($b.rss_bytes | mib) | "
-    + "\($ev * 1000 | round / 1000) events, \($rss | round) B of RSS"
+    + "\($ev * 1000 | round / 1000), \($rss | round) B"
     + (if .way == "create_leak" then "; extrapolated to 10,000,000 cycles: \($ev * 1e7 | round) live events, +\($rss * 1e7 | mib) MiB RSS (measured over \(.cycles) cycles only)" else "" end)
     + (if .pool then "; pool: \(.pool.created) created (size \(.pool.size), max \(.pool.max)), high-water \(.pool.high_water)" else "" end)
     + " |" ),

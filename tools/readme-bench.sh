@@ -31,10 +31,12 @@ for dir in "$@"; do
   [ -r "$dir/e2e-bounded.json" ] && bounded=("$dir/e2e-bounded.json")
   cmd=$(sed -n 's/^- *command: *//p' "$dir/README.md" 2>/dev/null | head -n1)
   {
-    jq -r --arg rel "$rel" --arg cmd "${cmd:-not recorded}" '.context as $c |
+    notes=""
+    [ -r "$dir/README.md" ] && notes="$rel/README.md"
+    jq -r --arg rel "$rel" --arg cmd "${cmd:-not recorded}" --arg notes "$notes" '.context as $c |
       "### \($c.gpu_name // "?" | if . == "none" then "host backend (no GPU)" else . end): \($c.host_name // "?"), \($c.cpu_model // "?"), \($c.num_cpus // "?") CPUs",
       "",
-      "From [`\($rel)/`](\($rel)/e2e-summary.md): commit `\($c.git_commit // "?")`, \($c.date // "?"), evpool backend \($c.evpool_backend // "?"), NVIDIA driver \($c.nvidia_driver // "?"), CUDA runtime \($c.cuda_runtime // "?"); command `\($cmd)`. The full latency tables are in `e2e-summary.md` there.",
+      "From [`\($rel)/`](\($rel)/e2e-summary.md): commit `\($c.git_commit // "?")`, \($c.date // "?"), evpool backend \($c.evpool_backend // "?"), NVIDIA driver \($c.nvidia_driver // "?"), CUDA runtime \($c.cuda_runtime // "?"); command `\($cmd)`. The full latency tables are in `e2e-summary.md` there\(if $notes == "" then "" else "; notes on the run, and what bounds evpool on it: [`README.md`](\($notes))" end).",
       ""' "$dir/e2e.json"
     [ -r "$dir/e2e.png" ] && printf '![evpool-e2e, %s](%s/e2e.png)\n\n' "$rel" "$rel"
     "$root/tools/e2e-table.sh" "$dir/e2e.json" "${bounded[@]}" |
