@@ -72,10 +72,12 @@ foreach(f IN ITEMS
     message(FATAL_ERROR "evpoolPackageTest: not installed: ${f}")
   endif()
 endforeach()
-# The benchmark runner, where this build has it (EVPOOL_BUILD_BENCH).
-if(BENCH_INSTALLED AND NOT EXISTS "${prefix}/${EVP_CMAKE_INSTALL_BINDIR}/evpool-bench")
-  message(FATAL_ERROR "evpoolPackageTest: not installed: ${EVP_CMAKE_INSTALL_BINDIR}/evpool-bench")
-endif()
+# The benchmark runners, where this build has them (EVPOOL_BUILD_BENCH).
+foreach(runner IN ITEMS evpool-bench evpool-e2e)
+  if(BENCH_INSTALLED AND NOT EXISTS "${prefix}/${EVP_CMAKE_INSTALL_BINDIR}/${runner}")
+    message(FATAL_ERROR "evpoolPackageTest: not installed: ${EVP_CMAKE_INSTALL_BINDIR}/${runner}")
+  endif()
+endforeach()
 execute_process(COMMAND "${prefix}/${EVP_CMAKE_INSTALL_BINDIR}/evpool-config" --version
   OUTPUT_VARIABLE out RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0 OR NOT out STREQUAL "evpool-config ${VERSION}\n")

@@ -22,12 +22,17 @@
 #   memcheck   each gpu-labelled test and examples/evpool-basic under
 #              compute-sanitizer --tool memcheck --leak-check full
 #                                                       -> OUTDIR/compute-sanitizer.txt
-#   bench      tools/bench.sh OUTDIR, if that script exists (its own files
-#              go to OUTDIR; its console output to OUTDIR/log.txt); left
-#              out with GPU_SUITE_BENCH=0 (a machine's run split in two calls)
+#   bench      EVB_PACK=1 tools/bench.sh OUTDIR, if that script exists: the
+#              pool suite, then submit latency end to end (evpool-e2e) on
+#              one GPU and, where the machine has two, across two, and the
+#              bounded-resources runs; its console output goes to
+#              OUTDIR/log.txt. Left out with GPU_SUITE_BENCH=0 (a machine's
+#              run split in two calls); EVB_PARTS=e2e runs only the e2e part.
 #
 # OUTDIR stays flat with 5 files of this script's own, so that a transfer
-# limited to 8 files leaves 3 for tools/bench.sh. The CUDA Toolkit is taken
+# limited to 8 files leaves 3 for tools/bench.sh: with EVB_PACK=1 it leaves
+# bench-summary.md, e2e-summary.md and bench-results.tar.gz (every JSON
+# and PNG inside). The CUDA Toolkit is taken
 # from $CUDA_HOME, else /usr/local/cuda.
 set -uo pipefail
 
@@ -204,7 +209,7 @@ if step configure "$log" cmake --preset default -DCUDAToolkit_ROOT="$cuda" &&
   if [ "${GPU_SUITE_BENCH:-1}" = 0 ]; then
     echo "bench      not run: GPU_SUITE_BENCH=0" >>"$summary"
   elif [ -x tools/bench.sh ]; then
-    step bench "$log" tools/bench.sh "$out"
+    step bench "$log" env EVB_PACK=1 tools/bench.sh "$out"
   else
     echo "bench      not run: tools/bench.sh does not exist" >>"$summary"
   fi

@@ -70,8 +70,11 @@ dnf_note() {
   [ -z "$note" ] || printf 'did not finish: %s' "$note"
 }
 
+# shellcheck source=tools/plot-lib.sh
+. "$(dirname "$0")/plot-lib.sh"
+
 plot_panel() { # pattern column ylabel title
-  local pattern=$1 col=$2 first=1 n=0 f note
+  local pattern=$1 col=$2 note
   note=$(dnf_note "$pattern")
   printf 'set title "%s%s"\n' "$4" "${note:+\\n$note}"
   printf 'set ylabel "%s"\n' "$3"
@@ -81,16 +84,11 @@ plot_panel() { # pattern column ylabel title
     printf 'plot [1:2] [1:10] 5 lc rgb "white" notitle\nunset label 99\n'
     return
   fi
-  printf 'plot '
+  local args=()
   for impl in $impls; do
-    n=$((n + 1))
-    f="$tmp/${pattern}__${impl}.dat"
-    [ -s "$f" ] || continue
-    [ $first -eq 1 ] || printf ', \\\n     '
-    first=0
-    printf '"%s" using 1:%s with linespoints lt %d lw 2 pt 7 ps 1 title "%s"' "$f" "$col" "$n" "$impl"
+    args+=("$impl" "$tmp/${pattern}__${impl}.dat")
   done
-  printf '\n'
+  gp_lines "$col" "${args[@]}"
 }
 
 # The fallback renderer: the same four panels from the same data files.
