@@ -12,13 +12,17 @@ static const struct {
     evp_knob_t knob;
     uint64_t value;
 } e2e_knobs[] = {
-    /* Up front, so that no submit creates an event while growing; MAX
-     * bounds what the submits of one grace period may hold. */
-    {EVP_KNOB_SIZE, 65536},
-    {EVP_KNOB_MAX, 262144},
+    /* Events and sub-batch objects up front, so that no timed submit
+     * grows the pool or the slab. What can be out at once: 16 in flight
+     * per thread (up to 2x cores = 64 threads on 32 cores: 1024), up to
+     * EVPOOL_BATCH_BACKLOG (1024) freed and not yet reclaimed (alloc waits
+     * above that), and the thread caches (64 per thread): under 4096 at
+     * the defaults; MAX leaves room beyond. */
+    {EVP_KNOB_SIZE, 4096},
+    {EVP_KNOB_MAX, 16384},
     {EVP_KNOB_BATCH_TASKS, 1},
     {EVP_KNOB_BATCH_SLAB, 4096},
-    {EVP_KNOB_BATCH_MAX, 1048576},
+    {EVP_KNOB_BATCH_MAX, 65536},
 };
 
 int e2e_config(evp_config_t *cfg, char *err, size_t len)
