@@ -185,8 +185,8 @@ EVP_API int evp_batch_status(evp_batch_lib_t *lib, evp_batch_t b, evp_batch_stat
  * period and, if its work is still in flight, once that work is done (the
  * library's reclaimer thread waits one grace period for all the
  * sub-batches freed since its last round, then polls those still in
- * flight, napping 20 us to 1 ms between polls; no later call into evpool
- * is needed). One CAS while frees keep coming; a futex wake when the
+ * flight, a round about every millisecond; no later call into evpool is
+ * needed). One CAS while frees keep coming; a futex wake when the
  * reclaimer had been idle for 10 ms. Returns 0; EVP_ESTALE (already
  * freed); EVP_EINVAL (never issued, NULL). */
 EVP_API int evp_batch_free(evp_batch_lib_t *lib, evp_batch_t b);

@@ -66,7 +66,7 @@ static void *evp_reclaim_main(void *arg)
 {
     struct evp_reclaim *r = arg;
     struct evp_reclaim_node *inflight = NULL; /* past their grace period */
-    uint64_t nap = EVP_RECLAIM_NAP_MIN_NS, idle = 0;
+    uint64_t idle = 0; /* time napped since the last round that had work */
     for (;;) {
         /* Read stop before taking: a stop seen here comes after the last
          * retire (evp_reclaim_stop's contract), so this take is the last. */
@@ -102,26 +102,18 @@ static void *evp_reclaim_main(void *arg)
             }
             return NULL;
         }
-        /* Pace. Work found or finished: nap short again. Otherwise nap
-         * twice as long, up to EVP_RECLAIM_NAP_MAX_NS, while work is in
-         * flight or for EVP_RECLAIM_LINGER_NS after the last work; only
-         * then sleep until a retire wakes us. Freeing threads pay a futex
-         * wake only after such a quiet spell: in a steady stream of frees
-         * the reclaimer is napping, not asleep, and a free is one CAS. */
-        if (fresh || done) {
-            nap = EVP_RECLAIM_NAP_MIN_NS;
+        /* Pace (reclaim.h): nap a period, unless kicked; after
+         * EVP_RECLAIM_LINGER_NS without work, sleep until a retire. */
+        if (fresh || done || inflight)
             idle = 0;
-        }
-        if (atomic_load_explicit(&r->retired, memory_order_relaxed) ||
-            atomic_load_explicit(&r->stop, memory_order_relaxed))
+        if (atomic_load_explicit(&r->stop, memory_order_relaxed))
             continue;
-        if (inflight || idle < EVP_RECLAIM_LINGER_NS) {
-            evp_clock_sleep_ns(nap);
-            idle += inflight ? 0 : nap;
-            nap = nap * 2 < EVP_RECLAIM_NAP_MAX_NS ? nap * 2 : EVP_RECLAIM_NAP_MAX_NS;
-        } else {
+        if (idle < EVP_RECLAIM_LINGER_NS) {
+            uint32_t seq = atomic_load_explicit(&r->wake, memory_order_relaxed);
+            evp_futex_wait(&r->wake, seq, evp_clock_ns() + EVP_RECLAIM_PERIOD_NS);
+            idle += EVP_RECLAIM_PERIOD_NS;
+        } else if (!atomic_load_explicit(&r->retired, memory_order_relaxed)) {
             evp_reclaim_idle(r);
-            nap = EVP_RECLAIM_NAP_MIN_NS;
             idle = 0;
         }
     }
@@ -172,6 +164,9 @@ void evp_reclaim_wait_round(struct evp_reclaim *r, uint64_t deadline_ns)
 {
     atomic_fetch_add_explicit(&r->waiters, 1, memory_order_seq_cst);
     uint32_t seq = atomic_load_explicit(&r->progress, memory_order_seq_cst);
+    /* Kick the reclaimer out of its nap: someone waits for a round. */
+    atomic_fetch_add_explicit(&r->wake, 1, memory_order_seq_cst);
+    evp_futex_wake(&r->wake, 1);
     uint64_t cap = evp_clock_ns() + 1000000u;
     evp_futex_wait(&r->progress, seq, deadline_ns < cap ? deadline_ns : cap);
     atomic_fetch_sub_explicit(&r->waiters, 1, memory_order_relaxed);

@@ -12,14 +12,19 @@
  * then finish those whose work is done; those still in flight have had
  * their grace period and are only polled again, never queued for another.
  *
- * Pace: between rounds with nothing to do the reclaimer naps, from
- * EVP_RECLAIM_NAP_MIN_NS doubling to EVP_RECLAIM_NAP_MAX_NS (back to the
- * minimum whenever a round found or finished work), while work is in
- * flight or for EVP_RECLAIM_LINGER_NS after the last; then it sleeps on a
- * futex until a retire wakes it. So a free made while frees keep coming is
- * one CAS (a futex wake on every free cost 1.8-9 us in evpool-e2e on the
- * 2-core VM, against 0.3 us with call_rcu), the added delay of a lease is
- * at most one nap, and an idle library's thread does not wake at all.
+ * Pace: a round, then a nap of EVP_RECLAIM_PERIOD_NS (a futex wait with a
+ * deadline), so grace periods come at most about once a period however
+ * fast frees come: each synchronize_rcu is a membarrier that interrupts
+ * every CPU running the process's threads, and a round per free (every
+ * ~20 us) cost a 4 KiB round trip in evpool-e2e 1.5x on the 2-core VM. A
+ * thread that waits for a round (evp_reclaim_wait_round: alloc over its
+ * backlog) kicks the reclaimer out of its nap, so a burst of frees gets
+ * rounds as fast as it needs them. After EVP_RECLAIM_LINGER_NS without
+ * work the reclaimer sleeps until a retire wakes it. So a free made while
+ * frees keep coming is one CAS (a futex wake on every free had cost
+ * 1.8-9 us in evpool-e2e, against 0.3 us with call_rcu), a lease comes
+ * back about a period after its work ends, and an idle library's thread
+ * does not wake at all.
  *
  * Threads. evp_reclaim_retire may be called by any thread (lock-free: one
  * CAS push, and a futex wake only when the reclaimer is asleep). The reclaimer
@@ -39,9 +44,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Naps between idle rounds (see Pace above). */
-#define EVP_RECLAIM_NAP_MIN_NS 20000u
-#define EVP_RECLAIM_NAP_MAX_NS 1000000u
+/* See Pace above. */
+#define EVP_RECLAIM_PERIOD_NS 1000000u
 #define EVP_RECLAIM_LINGER_NS 10000000u
 
 /* Embedded in the retired object; owned by the reclaimer from retire on. */
