@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "harness.h"
 
+#include <signal.h>
 #include <stdarg.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +47,46 @@ long evp_test_env_long(const char *name, long dflt)
 {
     const char *v = getenv(name);
     return v && *v ? atol(v) : dflt;
+}
+
+void evp_test_reap(int pid, uint64_t timeout_ns, const char *what)
+{
+    uint64_t t0 = evp_test_now_ns();
+    int status = 0;
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w < 0)
+            evp_test_fail(__FILE__, __LINE__, "%s: waitpid failed", what);
+        if (w == pid)
+            break;
+        if (evp_test_now_ns() - t0 > timeout_ns) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            evp_test_fail(__FILE__, __LINE__, "%s hung (killed after %.0f s)", what, timeout_ns / 1e9);
+        }
+        usleep(1000);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        evp_test_fail(__FILE__, __LINE__, "%s: status %d (exit %d)", what, status,
+                      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+int evp_test_fork_children(int (*child)(void), int dflt, uint64_t pause_ns)
+{
+    int forks = (int)evp_test_env_long("EVP_TEST_FORKS", dflt);
+    for (int i = 0; i < forks; i++) {
+        pid_t pid = fork();
+        if (pid < 0)
+            evp_test_fail(__FILE__, __LINE__, "fork failed");
+        if (pid == 0)
+            _exit(child());
+        char what[64];
+        snprintf(what, sizeof what, "child %d of %d", i, forks);
+        evp_test_reap(pid, 20000000000u, what);
+        struct timespec ts = {(time_t)(pause_ns / 1000000000u), (long)(pause_ns % 1000000000u)};
+        nanosleep(&ts, NULL);
+    }
+    return forks;
 }
 
 long evp_test_rss_kib(void)

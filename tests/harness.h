@@ -93,6 +93,15 @@ long evp_test_env_long(const char *name, long dflt);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t evp_test_now_ns(void);
 
+/* Waits for child pid; kills it and fails the test (naming `what`) if it
+ * has not exited within timeout_ns, or if it did not exit with status 0. */
+void evp_test_reap(int pid, uint64_t timeout_ns, const char *what);
+
+/* Forks EVP_TEST_FORKS (default `dflt`) children one after another; each
+ * runs child() and exits with its result, and is reaped by evp_test_reap
+ * with a 20 s deadline; pause_ns between children. Returns the count. */
+int evp_test_fork_children(int (*child)(void), int dflt, uint64_t pause_ns);
+
 /* The process's resident set in KiB (/proc/self/statm), 0 if unreadable. */
 long evp_test_rss_kib(void);
 

@@ -80,30 +80,7 @@ int main(void)
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         CHECK(pthread_create(&t[i], NULL, hammer, NULL) == 0);
-    int forks = (int)evp_test_env_long("EVP_TEST_FORKS", 40);
-    for (int i = 0; i < forks; i++) {
-        pid_t pid = fork();
-        CHECK(pid >= 0);
-        if (pid == 0)
-            _exit(child());
-        uint64_t t0 = evp_test_now_ns();
-        int status = 0;
-        for (;;) {
-            pid_t w = waitpid(pid, &status, WNOHANG);
-            CHECK(w >= 0);
-            if (w == pid)
-                break;
-            if (evp_test_now_ns() - t0 > 20000000000u) {
-                kill(pid, SIGKILL);
-                waitpid(pid, &status, 0);
-                evp_test_fail(__FILE__, __LINE__, "child %d of %d hung", i, forks);
-            }
-            usleep(1000);
-        }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            evp_test_fail(__FILE__, __LINE__, "child %d: status %d (exit %d)", i, status,
-                          WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    }
+    int forks = evp_test_fork_children(child, 40, 0);
     atomic_store(&g_stop, 1);
     for (int i = 0; i < 4; i++)
         pthread_join(t[i], NULL);

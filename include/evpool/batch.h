@@ -123,7 +123,11 @@ typedef struct evp_batch_stats {
  * EVPOOL_BATCH_BACKLOG, EVPOOL_STREAMS, and the pool's own.
  * Starts the library's reclaimer thread ("evp-reclaim", every signal
  * blocked), which hands freed sub-batches back; destroy joins it. The
- * library is not usable in a child of fork() (the thread is not there).
+ * library is not usable in a child of fork(): there every call on it
+ * answers EVP_ENODEV at once, and evp_batch_lib_destroy returns 0 without
+ * releasing anything (the parent's threads, streams and CUDA context are
+ * not the child's; the memory goes when the child exits). A child may
+ * create and use a library of its own.
  * Returns 0 and *out; EVP_EINVAL (bad config), EVP_ENODEV (backend cuda
  * without a GPU), EVP_ENOMEM (also: the thread could not be started). */
 EVP_API int evp_batch_lib_create(const evp_config_t *cfg, evp_batch_lib_t **out);

@@ -84,6 +84,17 @@ struct evp_batch_lib {
         deferred_total_ns, submits, submit_errors, leases, lease_returns, tasks, throttled;
 };
 
+/* ---- fork --------------------------------------------------------------- */
+
+/* A child of fork() holding the parent's library: its reclaimer thread,
+ * host stream workers and CUDA context are the parent's, and a lock that a
+ * parent thread held at the fork (liburcu's registry, the slab registry)
+ * stays held. Every call answers EVP_ENODEV before touching any of them. */
+static inline bool evp_batch_forked(const evp_batch_lib_t *lib)
+{
+    return evp_reclaim_forked(&lib->reclaim);
+}
+
 /* ---- handles ------------------------------------------------------------ */
 
 static inline evp_batch_t evp_batch_pack(uint32_t slot, uint64_t gen)
@@ -136,7 +147,7 @@ int evp_batch_lib_pool(evp_batch_lib_t *lib, int device, evp_pool_t **out)
 {
     if (!lib || !out)
         return EVP_EINVAL;
-    if (device < 0 || device >= lib->ndev)
+    if (device < 0 || device >= lib->ndev || evp_batch_forked(lib))
         return EVP_ENODEV;
     evp_pool_t *p = evp_batch_pool_of(lib, device);
     int rc = 0;
@@ -234,6 +245,8 @@ static int evp_batch_status_any(evp_batch_lib_t *lib, evp_batch_t b, int64_t tas
 {
     if (!lib || !out)
         return EVP_EINVAL;
+    if (evp_batch_forked(lib))
+        return EVP_ENODEV;
     evp_rcu_online();
     urcu_memb_read_lock();
     int rc = evp_batch_status_locked(lib, b, task, out);
@@ -321,6 +334,8 @@ int evp_batch_submit(evp_batch_lib_t *lib, evp_batch_t b, const evp_batch_req_t 
     struct evp_sb *sb;
     if (!reqs || !n || !enqueue)
         return EVP_EINVAL;
+    if (lib && evp_batch_forked(lib))
+        return EVP_ENODEV;
     /* Pre-checks outside the read section, so that a lease is not taken
      * for a call that cannot go through; all are checked again inside. */
     int rc = evp_batch_lookup(lib, b, &sb);
@@ -403,6 +418,8 @@ int evp_batch_alloc(evp_batch_lib_t *lib, uint32_t capacity, evp_batch_t *out)
         return EVP_EINVAL;
     if (capacity == 0)
         capacity = lib->cap;
+    if (evp_batch_forked(lib))
+        return EVP_ENODEV;
     if (capacity > lib->cap) {
         evp_error("sub-batch capacity %u exceeds EVPOOL_BATCH_TASKS=%u", capacity, lib->cap);
         return EVP_EINVAL;
@@ -535,6 +552,8 @@ static void evp_batch_retire(evp_batch_lib_t *lib, struct evp_sb *sb)
 
 int evp_batch_free(evp_batch_lib_t *lib, evp_batch_t b)
 {
+    if (lib && evp_batch_forked(lib))
+        return EVP_ENODEV;
     struct evp_sb *sb;
     int rc = evp_batch_lookup(lib, b, &sb);
     uint64_t live = (b >> EVP_BATCH_SLOT_BITS) << 1 | 1;
@@ -688,6 +707,14 @@ int evp_batch_lib_destroy(evp_batch_lib_t *lib, evp_batch_stats_t *final)
 {
     if (!lib)
         return EVP_EINVAL;
+    if (evp_batch_forked(lib)) {
+        /* The child's copy of the parent's library: nothing of it can be
+         * released here without the parent's threads or under locks the
+         * fork may have frozen; the memory goes with the child. */
+        if (final)
+            memset(final, 0, sizeof *final);
+        return 0;
+    }
     evp_rcu_online();
     uint64_t live = evp_batch_free_live(lib);
     if (live)

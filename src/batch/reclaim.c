@@ -11,6 +11,27 @@
 #include "base/log.h"
 #include "evpool/error.h"
 
+/* Moved in every child of fork() (registered once, at the first start).
+ * Relaxed: when it moves, the child's forking thread is its only thread. */
+static _Atomic uint32_t evp_reclaim_fork_epoch;
+static pthread_once_t evp_reclaim_atfork_once = PTHREAD_ONCE_INIT;
+
+static void evp_reclaim_fork_child(void)
+{
+    atomic_fetch_add_explicit(&evp_reclaim_fork_epoch, 1, memory_order_relaxed);
+}
+
+static void evp_reclaim_atfork(void)
+{
+    if (pthread_atfork(NULL, NULL, evp_reclaim_fork_child) != 0)
+        evp_error("sub-batches: pthread_atfork failed: a fork child will not know it is one");
+}
+
+bool evp_reclaim_forked(const struct evp_reclaim *r)
+{
+    return __builtin_expect(r->epoch != atomic_load_explicit(&evp_reclaim_fork_epoch, memory_order_relaxed), 0);
+}
+
 /* Takes every retired node, oldest first. Acquire pairs with the release
  * of the push in evp_reclaim_retire: what the retiring thread wrote before
  * retiring (the object's last state) is visible here. */
@@ -130,6 +151,8 @@ int evp_reclaim_start(struct evp_reclaim *r, const struct evp_reclaim_ops *ops, 
     atomic_init(&r->waiters, 0);
     r->ops = ops;
     r->ctx = ctx;
+    pthread_once(&evp_reclaim_atfork_once, evp_reclaim_atfork);
+    r->epoch = atomic_load_explicit(&evp_reclaim_fork_epoch, memory_order_relaxed);
     /* The thread takes no signal of the application's: it is created with
      * every signal blocked and keeps that mask. */
     sigset_t all, old;
@@ -174,6 +197,8 @@ void evp_reclaim_wait_round(struct evp_reclaim *r, uint64_t deadline_ns)
 
 void evp_reclaim_stop(struct evp_reclaim *r)
 {
+    if (evp_reclaim_forked(r))
+        return;
     /* Release pairs with the acquire load of stop in evp_reclaim_main. */
     atomic_store_explicit(&r->stop, 1, memory_order_seq_cst);
     atomic_fetch_add_explicit(&r->wake, 1, memory_order_seq_cst);

@@ -33,9 +33,11 @@
  * threads. evp_reclaim_stop (one thread, once, after the last retire)
  * finishes everything and joins the thread.
  *
- * fork: the thread does not exist in a child. Nodes retired there are never
- * finished (nothing is freed twice; the child's memory of them is simply
- * not reclaimed) — the sub-batch library is not usable in a fork child. */
+ * fork: the thread does not exist in a child. evp_reclaim_forked tells a
+ * child (an epoch moved by a pthread_atfork child handler: one relaxed
+ * load), so that the owner refuses its calls there instead of retiring
+ * into a list nobody takes, and evp_reclaim_stop does not join a thread
+ * that is not there (pthread_join would wait forever). */
 #ifndef EVPOOL_SRC_BATCH_RECLAIM_H
 #define EVPOOL_SRC_BATCH_RECLAIM_H
 
@@ -74,11 +76,15 @@ struct evp_reclaim {
     const struct evp_reclaim_ops *ops;
     void *ctx;
     pthread_t thread;
+    uint32_t epoch; /* the fork epoch at start */
 };
 
 /* Starts the reclaimer thread. 0, or EVP_ENOMEM: the thread could not be
  * created (logged with pthread_create's reason). */
 int evp_reclaim_start(struct evp_reclaim *r, const struct evp_reclaim_ops *ops, void *ctx);
+
+/* True in a child of fork() (the process that started r forked since). */
+bool evp_reclaim_forked(const struct evp_reclaim *r);
 
 /* Hands n to the reclaimer. The caller has made the object unreachable for
  * new readers (RCU: readers already inside may still see it). */
@@ -90,7 +96,8 @@ void evp_reclaim_retire(struct evp_reclaim *r, struct evp_reclaim_node *n);
 void evp_reclaim_wait_round(struct evp_reclaim *r, uint64_t deadline_ns);
 
 /* Finishes every retired node (force_finish for those in flight) and joins
- * the thread. No retire may come after or during it. */
+ * the thread. No retire may come after or during it. In a forked child it
+ * does nothing (the thread and its nodes are the parent's). */
 void evp_reclaim_stop(struct evp_reclaim *r);
 
 #endif
