@@ -84,19 +84,26 @@ static inline uint64_t wait_reclaimed(evp_batch_lib_t *lib, long timeout_ms)
     }
 }
 
-/* Polls one sub-batch until its status is terminal (fails after timeout_ms). */
-static inline evp_batch_status_t wait_terminal(evp_batch_lib_t *lib, evp_batch_t b, long timeout_ms)
+/* Polls one sub-batch through lib (or, lib NULL, through transport t)
+ * every pause_ns until its status is terminal; fails after timeout_ms. */
+static inline evp_batch_status_t wait_terminal_any(evp_batch_lib_t *lib, evp_transport_t *t, evp_batch_t b,
+                                                   long timeout_ms, long pause_ns)
 {
     uint64_t t0 = now_ns();
     evp_batch_status_t st;
     for (;;) {
-        CHECK_RC(evp_batch_status(lib, b, &st), 0);
+        CHECK_RC(lib ? evp_batch_status(lib, b, &st) : evp_transport_status(t, b, &st), 0);
         if (st.status != EVP_TASK_PENDING)
             return st;
         if (now_ns() - t0 > (uint64_t)timeout_ms * 1000000u)
             evp_test_fail(__FILE__, __LINE__, "sub-batch still PENDING after %ld ms", timeout_ms);
-        sleep_ns(100000);
+        sleep_ns(pause_ns);
     }
+}
+
+static inline evp_batch_status_t wait_terminal(evp_batch_lib_t *lib, evp_batch_t b, long timeout_ms)
+{
+    return wait_terminal_any(lib, NULL, b, timeout_ms, 100000);
 }
 
 /* A library on the host backend for the failure tests: `size` events up

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "depot_churn.h"
 #include "pool/ring.h"
 
 static uint64_t now_ns(void)
@@ -201,11 +202,13 @@ static void test_wrap_around(void)
 #define CHURN_ROUNDS 200000
 #define CHURN_NS 400000000u /* each churn run stops after 0.4 s */
 
-static struct evp_ring g_ring;
+static struct evp_depot g_churn; /* the churn's: the ring, through the depot API */
 static _Atomic int g_owner[NVALS]; /* 0 free, else owning thread + 1 */
 static _Atomic bool g_stop;
 
 #ifdef EVP_RING_TEST_HOOK
+static struct evp_ring g_ring; /* the stall tests' */
+
 /* Per thread: yield at 1 in tl_yield hook points (0: never); stall at the
  * first hook point tl_stall_at (-1: never) until g_release. */
 static _Thread_local unsigned tl_yield, tl_seed;
@@ -232,8 +235,6 @@ struct churn_arg {
     unsigned yield; /* hooked build: 1 in yield hook points yields */
 };
 
-/* Pops 1-3 chains (a chain's node is its first value) and pushes back what
- * it holds regrouped: chains change shape as they travel. */
 static void *churn(void *p)
 {
     const struct churn_arg *a = p;
@@ -242,47 +243,19 @@ static void *churn(void *p)
     tl_yield = a->yield;
     tl_seed = (unsigned)me * 7919u;
 #endif
-    uint64_t held[3 * WIDTH], chain[WIDTH];
     unsigned seed = (unsigned)me;
-    for (int round = 0; round < CHURN_ROUNDS && !atomic_load_explicit(&g_stop, memory_order_relaxed); round++) {
-        uint32_t k = 0, pops = 1 + (uint32_t)(rand_r(&seed) % 3);
-        for (uint32_t i = 0; i < pops; i++)
-            k += evp_ring_pop(&g_ring, &held[k]);
-        for (uint32_t i = 0; i < k; i++) {
-            int expect = 0;
-            if (!atomic_compare_exchange_strong(&g_owner[held[i]], &expect, me))
-                evp_test_fail(__FILE__, __LINE__, "value %llu popped by %d while owned by %d",
-                              (unsigned long long)held[i], me, expect);
-        }
-        for (uint32_t i = 0; i < k; i++) {
-            int expect = me;
-            CHECK(atomic_compare_exchange_strong(&g_owner[held[i]], &expect, 0));
-        }
-        for (uint32_t at = 0; at < k;) {
-            uint32_t n = 1 + (uint32_t)(rand_r(&seed) % WIDTH);
-            if (n > k - at)
-                n = k - at;
-            memcpy(chain, &held[at], n * sizeof chain[0]);
-            evp_ring_push(&g_ring, (uint32_t)chain[0], chain, n);
-            at += n;
-        }
-    }
+    for (int round = 0; round < CHURN_ROUNDS && !atomic_load_explicit(&g_stop, memory_order_relaxed); round++)
+        depot_churn_round(&g_churn, g_owner, me, &seed, WIDTH);
     return NULL;
-}
-
-static void count_vals(const uint64_t *vals, uint32_t n, void *arg)
-{
-    for (uint32_t i = 0; i < n; i++)
-        ((int *)arg)[vals[i]]++;
 }
 
 /* Runs threads x churn for at most CHURN_NS, then checks that every value
  * is in the ring exactly once, and drains it to items == 0. */
 static void churn_run(int threads, unsigned yield)
 {
-    CHECK_RC(evp_ring_init(&g_ring, NVALS, WIDTH), 0);
+    CHECK_RC(evp_depot_init(&g_churn, EVP_DEPOT_RING, NVALS, WIDTH), 0);
     for (uint64_t i = 0; i < NVALS; i++)
-        evp_ring_push(&g_ring, (uint32_t)i, &i, 1);
+        evp_depot_push(&g_churn, (uint32_t)i, &i, 1);
     atomic_store(&g_stop, false);
     pthread_t t[threads];
     struct churn_arg args[threads];
@@ -296,18 +269,14 @@ static void churn_run(int threads, unsigned yield)
     atomic_store(&g_stop, true);
     for (int i = 0; i < threads; i++)
         pthread_join(t[i], NULL);
-    int seen[NVALS] = {0};
-    evp_ring_walk(&g_ring, count_vals, seen);
-    for (int i = 0; i < NVALS; i++)
-        CHECK_EQ(seen[i], 1);
-    CHECK_EQ(atomic_load(&g_ring.items), NVALS);
+    depot_check_each_once(&g_churn, NVALS);
     uint64_t out[WIDTH];
     int got = 0;
-    for (uint32_t n; (n = evp_ring_pop(&g_ring, out)) != 0;)
+    for (uint32_t n; (n = evp_depot_pop(&g_churn, out)) != 0;)
         got += (int)n;
     CHECK_EQ(got, NVALS);
-    CHECK_EQ(atomic_load(&g_ring.items), 0);
-    evp_ring_fini(&g_ring);
+    CHECK_EQ(evp_depot_items(&g_churn), 0);
+    evp_depot_fini(&g_churn);
 }
 
 static void test_churn_2x_cores(void)
@@ -538,7 +507,7 @@ static void churn_beside_stalled_push(int threads)
     CHECK_EQ(atomic_load(&g_empties), 0);
     stall_end(&s);
     int seen[NVALS] = {0};
-    evp_ring_walk(&g_ring, count_vals, seen);
+    evp_ring_walk(&g_ring, depot_count_vals, seen);
     for (int i = 0; i <= k; i++)
         CHECK_EQ(seen[i], 1);
     CHECK_EQ(atomic_load(&g_ring.items), k + 1);

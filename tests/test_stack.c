@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "depot_churn.h"
 #include "pool/stack.h"
 
 static void test_lifo_and_chains(void)
@@ -44,64 +45,30 @@ static void test_lifo_and_chains(void)
 #define THREADS 8
 #define ROUNDS 50000
 
-static struct evp_stack g_stack;
+static struct evp_depot g_depot; /* EVP_DEPOT_STACK */
 static _Atomic int g_owner[NVALS]; /* 0 free, else owning thread + 1 */
 
-/* Pops chains (a value's node is the value itself for the chain head) and
- * pushes back what it holds regrouped: chains change shape as they travel. */
 static void *churn(void *arg)
 {
     int me = (int)(intptr_t)arg + 1;
-    uint64_t held[NVALS], chain[WIDTH];
     unsigned seed = (unsigned)me;
-    for (int r = 0; r < ROUNDS; r++) {
-        uint32_t k = 0, pops = 1 + (uint32_t)(rand_r(&seed) % 3);
-        for (uint32_t i = 0; i < pops; i++)
-            k += evp_stack_pop(&g_stack, &held[k]);
-        for (uint32_t i = 0; i < k; i++) {
-            int expect = 0;
-            if (!atomic_compare_exchange_strong(&g_owner[held[i]], &expect, me))
-                evp_test_fail(__FILE__, __LINE__, "value %llu popped by %d while owned by %d",
-                              (unsigned long long)held[i], me, expect);
-        }
-        for (uint32_t i = 0; i < k; i++) {
-            int expect = me;
-            CHECK(atomic_compare_exchange_strong(&g_owner[held[i]], &expect, 0));
-        }
-        for (uint32_t at = 0; at < k;) {
-            uint32_t n = 1 + (uint32_t)(rand_r(&seed) % WIDTH);
-            if (n > k - at)
-                n = k - at;
-            memcpy(chain, &held[at], n * sizeof chain[0]);
-            evp_stack_push(&g_stack, (uint32_t)chain[0], chain, n);
-            at += n;
-        }
-    }
+    for (int r = 0; r < ROUNDS; r++)
+        depot_churn_round(&g_depot, g_owner, me, &seed, WIDTH);
     return NULL;
-}
-
-static void count_vals(const uint64_t *vals, uint32_t n, void *arg)
-{
-    for (uint32_t i = 0; i < n; i++)
-        ((int *)arg)[vals[i]]++;
 }
 
 static void test_concurrent_conservation(void)
 {
-    CHECK_RC(evp_stack_init(&g_stack, NVALS, WIDTH), 0);
+    CHECK_RC(evp_depot_init(&g_depot, EVP_DEPOT_STACK, NVALS, WIDTH), 0);
     for (uint64_t i = 0; i < NVALS; i++)
-        evp_stack_push(&g_stack, (uint32_t)i, &i, 1);
+        evp_depot_push(&g_depot, (uint32_t)i, &i, 1);
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++)
         CHECK(pthread_create(&t[i], NULL, churn, (void *)(intptr_t)i) == 0);
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
-    int seen[NVALS] = {0};
-    evp_stack_walk(&g_stack, count_vals, seen);
-    for (int i = 0; i < NVALS; i++)
-        CHECK_EQ(seen[i], 1);
-    CHECK_EQ(atomic_load(&g_stack.items), NVALS);
-    evp_stack_fini(&g_stack);
+    depot_check_each_once(&g_depot, NVALS);
+    evp_depot_fini(&g_depot);
 }
 
 int main(void)

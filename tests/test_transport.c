@@ -155,16 +155,7 @@ static evp_segment_t make_segment(evp_transport_t *t, size_t alloc, size_t off, 
 
 static evp_batch_status_t poll_done(evp_transport_t *t, evp_batch_t b)
 {
-    uint64_t t0 = now_ns();
-    evp_batch_status_t st;
-    for (;;) {
-        CHECK_RC(evp_transport_status(t, b, &st), 0);
-        if (st.status != EVP_TASK_PENDING)
-            return st;
-        if (now_ns() - t0 > 30ull * 1000000000u)
-            evp_test_fail(__FILE__, __LINE__, "sub-batch still PENDING after 30 s");
-        sleep_ns(50000);
-    }
+    return wait_terminal_any(NULL, t, b, 30000, 50000);
 }
 
 static void test_import_errors(void)

@@ -261,16 +261,7 @@ static void finish_peer(void)
 
 static evp_batch_status_t poll_done(evp_batch_t b)
 {
-    uint64_t t0 = now_ns();
-    evp_batch_status_t st;
-    for (;;) {
-        CHECK_RC(evp_transport_status(g_t, b, &st), 0);
-        if (st.status != EVP_TASK_PENDING)
-            return st;
-        if (now_ns() - t0 > 120ull * 1000000000u)
-            evp_test_fail(__FILE__, __LINE__, "sub-batch still PENDING after 120 s");
-        sleep_us(20);
-    }
+    return wait_terminal_any(NULL, g_t, b, 120000, 20000);
 }
 
 /* One sub-batch: n requests of op splitting [off, off+len) of seg, from

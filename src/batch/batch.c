@@ -80,7 +80,7 @@ struct evp_batch_lib {
     struct evp_reclaim reclaim;  /* the reclaimer thread; stopped by destroy */
     int drain_rc;                /* first stream_sync error at stop; read after the join */
     uint64_t backlog;            /* alloc waits above this many pending (evp_batch_throttle) */
-    _Atomic uint64_t allocs, frees, stale_frees, reclaimed, pending, deferred, reclaim_max_ns,
+    _Atomic uint64_t allocs, frees, stale_frees, reclaimed, deferred, reclaim_max_ns,
         deferred_total_ns, submits, submit_errors, leases, lease_returns, tasks, throttled;
 };
 
@@ -389,6 +389,18 @@ int evp_batch_submit(evp_batch_lib_t *lib, evp_batch_t b, const evp_batch_req_t 
 
 /* ---- alloc -------------------------------------------------------------- */
 
+/* Freed sub-batches not yet reclaimed: frees - reclaimed (no counter of
+ * its own: that would be one more shared RMW on every free and reclaim).
+ * reclaimed is read first, and every reclaim counted follows its free's
+ * count (acquire pairs with the release increment in evp_batch_finish), so
+ * the difference is never negative; it may lag by the frees and reclaims
+ * racing the reads. */
+static uint64_t evp_batch_pending(evp_batch_lib_t *lib)
+{
+    uint64_t reclaimed = atomic_load_explicit(&lib->reclaimed, memory_order_acquire);
+    return atomic_load_explicit(&lib->frees, memory_order_relaxed) - reclaimed;
+}
+
 /* Backpressure. Freed sub-batches hold their leases and slots until the
  * reclaimer has waited out their grace period; threads that free faster
  * than one reclaimer thread gets CPU time (16 threads on 2 cores) would
@@ -401,15 +413,13 @@ int evp_batch_submit(evp_batch_lib_t *lib, evp_batch_t b, const evp_batch_req_t 
  * at 256), while the pool stayed at ~1.4k events instead of ~38k. */
 static void evp_batch_throttle(evp_batch_lib_t *lib)
 {
-    if (lib->cfg.on_exhaust != EVP_EXHAUST_WAIT ||
-        atomic_load_explicit(&lib->pending, memory_order_relaxed) <= lib->backlog)
+    if (lib->cfg.on_exhaust != EVP_EXHAUST_WAIT || evp_batch_pending(lib) <= lib->backlog)
         return;
     uint64_t deadline = evp_clock_ns() + lib->cfg.wait_timeout_us * 1000u;
     atomic_fetch_add_explicit(&lib->throttled, 1, memory_order_relaxed);
     do
         evp_reclaim_wait_round(&lib->reclaim, deadline);
-    while (atomic_load_explicit(&lib->pending, memory_order_seq_cst) > lib->backlog &&
-           evp_clock_ns() < deadline);
+    while (evp_batch_pending(lib) > lib->backlog && evp_clock_ns() < deadline);
 }
 
 int evp_batch_alloc(evp_batch_lib_t *lib, uint32_t capacity, evp_batch_t *out)
@@ -451,8 +461,7 @@ static void evp_batch_max(_Atomic uint64_t *m, uint64_t v)
 }
 
 /* Everything of a freed sub-batch goes back; its work is done (or its
- * stream synchronised). The last touch of lib is the pending decrement,
- * which evp_batch_lib_destroy waits for. */
+ * stream synchronised). The last touch of lib is the reclaimed count. */
 static void evp_batch_finish(evp_batch_lib_t *lib, struct evp_sb *sb)
 {
     /* Acquire pairs with submit's release: every call is seen. */
@@ -482,9 +491,9 @@ static void evp_batch_finish(evp_batch_lib_t *lib, struct evp_sb *sb)
         atomic_fetch_add_explicit(&lib->deferred_total_ns, delay, memory_order_relaxed);
     /* The slot is reusable from here: nothing of sb is touched after. */
     evp_slab_put(&lib->slab, sb->idx);
-    atomic_fetch_add_explicit(&lib->reclaimed, 1, memory_order_relaxed);
-    /* Release pairs with destroy's acquire load: our accesses come first. */
-    atomic_fetch_sub_explicit(&lib->pending, 1, memory_order_release);
+    /* Release pairs with evp_batch_pending's acquire: a thread that sees
+     * this reclaim counted sees its leases and slot back. */
+    atomic_fetch_add_explicit(&lib->reclaimed, 1, memory_order_release);
 }
 
 /* Work of a freed sub-batch still running? Polls (and settles) its calls. */
@@ -545,7 +554,6 @@ static void evp_batch_retire(evp_batch_lib_t *lib, struct evp_sb *sb)
 {
     atomic_store_explicit(&sb->freed_ns, evp_clock_ns(), memory_order_relaxed);
     atomic_fetch_add_explicit(&lib->frees, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&lib->pending, 1, memory_order_relaxed);
     /* The push releases what we wrote; the reclaimer's take acquires it. */
     evp_reclaim_retire(&lib->reclaim, &sb->rnode);
 }
@@ -599,7 +607,6 @@ void evp_batch_lib_stats(evp_batch_lib_t *lib, evp_batch_stats_t *out)
     EVP_LOAD(frees);
     EVP_LOAD(stale_frees);
     EVP_LOAD(reclaimed);
-    EVP_LOAD(pending);
     EVP_LOAD(deferred);
     EVP_LOAD(reclaim_max_ns);
     EVP_LOAD(deferred_total_ns);
@@ -610,6 +617,7 @@ void evp_batch_lib_stats(evp_batch_lib_t *lib, evp_batch_stats_t *out)
     EVP_LOAD(tasks);
     EVP_LOAD(throttled);
 #undef EVP_LOAD
+    out->pending = evp_batch_pending(lib);
     out->reclaim_rounds = atomic_load_explicit(&lib->reclaim.rounds, memory_order_relaxed);
     out->live = out->allocs >= out->frees ? out->allocs - out->frees : 0;
     out->slab_objects = evp_slab_created(&lib->slab);
@@ -724,7 +732,7 @@ int evp_batch_lib_destroy(evp_batch_lib_t *lib, evp_batch_stats_t *final)
      * (waiting for the streams of those in flight) and exits. */
     evp_reclaim_stop(&lib->reclaim);
     int rc = lib->drain_rc;
-    uint64_t pending = atomic_load_explicit(&lib->pending, memory_order_acquire);
+    uint64_t pending = evp_batch_pending(lib); /* exact: the reclaimer has exited */
     if (pending)
         evp_error("sub-batch library destroyed with %llu freed sub-batch(es) not reclaimed",
                   (unsigned long long)pending);
