@@ -22,6 +22,14 @@
 #   memcheck   each gpu-labelled test and examples/evpool-basic under
 #              compute-sanitizer --tool memcheck --leak-check full
 #                                                       -> OUTDIR/compute-sanitizer.txt
+#   synccheck  the same under --tool synccheck          -> the same file
+#              (GPU_SUITE_SANITIZERS lists the tools, default
+#              "memcheck synccheck"; GPU_SUITE_TESTS=0 leaves out ctest,
+#              gpu-ran and the sanitizers, for a call that only measures)
+#   compare    only if GPU_SUITE_COMPARE names a baseline source tree:
+#              tools/bench-compare.sh against it (the pool patterns, current
+#              vs baseline, alternating) -> OUTDIR/compare.md and
+#              OUTDIR/compare.tar.gz (its JSON files)
 #   bench      EVB_PACK=1 tools/bench.sh OUTDIR, if that script exists: the
 #              pool suite, then submit latency end to end (evpool-e2e) on
 #              one GPU and, where the machine has two, across two, and the
@@ -150,10 +158,11 @@ gpu_tests_ran() {
   return "$bad"
 }
 
-# Runs each gpu test, and the example on the CUDA backend, under memcheck
-# with leak checking. A reported error or a non-zero exit fails the step.
-memcheck() {
-  local cs cmds line rc bad=0
+# sanitize TOOL: runs each gpu test, and the example on the CUDA backend,
+# under compute-sanitizer's TOOL (memcheck with leak checking). A reported
+# error or a non-zero exit fails the step.
+sanitize() {
+  local tool=$1 cs cmds line rc bad=0 args
   cs=$(find_compute_sanitizer) || { echo "compute-sanitizer not found (PATH, $cuda)"; return 127; }
   cmds=$(gpu_test_commands) || return 1
   [ -n "$cmds" ] || { echo "no gpu-labelled tests"; return 1; }
@@ -165,7 +174,9 @@ memcheck() {
     # EVP_TEST_UNDER_SANITIZER: tests leave out the CUDA calls they make to
     # see them fail (the plain ctest run covers those), which memcheck
     # would report as API errors.
-    bash -c "$line" _ env EVP_TEST_UNDER_SANITIZER=1 "$cs" --tool memcheck --leak-check full --error-exitcode 99
+    args=(--tool "$tool" --error-exitcode 99)
+    [ "$tool" = memcheck ] && args+=(--leak-check full)
+    bash -c "$line" _ env EVP_TEST_UNDER_SANITIZER=1 "$cs" "${args[@]}"
     rc=$?
     # 77: skipped (a multigpu test on one GPU; gpu-ran judges skips).
     if [ "$rc" -eq 77 ]; then
@@ -176,6 +187,19 @@ memcheck() {
     fi
   done <<<"$cmds"
   return "$bad"
+}
+
+# compare BASELINE_SRC: tools/bench-compare.sh against that tree, its JSON
+# packed so that OUTDIR stays within 8 files.
+compare() {
+  local dir rc
+  dir=$(mktemp -d) || return 1
+  tools/bench-compare.sh "$dir" "$1"
+  rc=$?
+  [ -f "$dir/compare.md" ] && cp "$dir/compare.md" "$out/compare.md"
+  tar -czf "$out/compare.tar.gz" -C "$dir" . || rc=1
+  rm -rf "$dir"
+  return "$rc"
 }
 
 # The host tests (stress and soak included) in parallel, then the gpu tests
@@ -203,9 +227,18 @@ if [ -n "$deps_dir" ]; then
 fi
 if step configure "$log" cmake --preset default -DCUDAToolkit_ROOT="$cuda" &&
   step build "$log" cmake --build --preset default -j "$jobs"; then
-  step ctest "$out/ctest.txt" run_ctest
-  step gpu-ran "$out/ctest.txt" gpu_tests_ran
-  step memcheck "$out/compute-sanitizer.txt" memcheck
+  if [ "${GPU_SUITE_TESTS:-1}" = 0 ]; then
+    echo "ctest, gpu-ran, sanitizers: not run: GPU_SUITE_TESTS=0" >>"$summary"
+  else
+    step ctest "$out/ctest.txt" run_ctest
+    step gpu-ran "$out/ctest.txt" gpu_tests_ran
+    for tool in ${GPU_SUITE_SANITIZERS-memcheck synccheck}; do
+      step "$tool" "$out/compute-sanitizer.txt" sanitize "$tool"
+    done
+  fi
+  if [ -n "${GPU_SUITE_COMPARE:-}" ]; then
+    step compare "$log" compare "$GPU_SUITE_COMPARE"
+  fi
   if [ "${GPU_SUITE_BENCH:-1}" = 0 ]; then
     echo "bench      not run: GPU_SUITE_BENCH=0" >>"$summary"
   elif [ -x tools/bench.sh ]; then
@@ -214,7 +247,7 @@ if step configure "$log" cmake --preset default -DCUDAToolkit_ROOT="$cuda" &&
     echo "bench      not run: tools/bench.sh does not exist" >>"$summary"
   fi
 else
-  echo "ctest, gpu-ran, memcheck, bench: not run (no build)" >>"$summary"
+  echo "ctest, gpu-ran, sanitizers, compare, bench: not run (no build)" >>"$summary"
 fi
 
 nfiles=$(find "$out" -mindepth 1 | wc -l)
