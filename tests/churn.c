@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "batch/slab.h"
 #include "harness.h"
 
 struct churn {
@@ -86,4 +87,26 @@ void churn_print_reclaim(const evp_batch_stats_t *bs)
            "average\n",
            bs->reclaim_max_ns / 1e6, (unsigned long long)bs->deferred, (unsigned long long)bs->reclaimed,
            bs->deferred ? bs->deferred_total_ns / 1e6 / (double)bs->deferred : 0.0);
+}
+
+void churn_check_bounds(const evp_config_t *cfg, int threads, const evp_pool_stats_t *p,
+                        const evp_batch_stats_t *bs)
+{
+    CHECK_EQ(p->outstanding, 0);
+    CHECK(p->high_water <= p->events_created && p->events_created - p->high_water <= 32);
+    uint64_t users = (uint64_t)threads + 1; /* the reclaimer returns leases too */
+    uint64_t event_bound = cfg->batch_backlog + 2u * threads + users * cfg->thread_cache + 64;
+    uint64_t object_bound = cfg->batch_backlog + 2u * threads + users * EVP_SLAB_CACHE + 2 * EVP_SLAB_CHUNK;
+    printf("bounds: events %llu <= %llu, sub-batch objects %llu <= %llu\n",
+           (unsigned long long)p->events_created, (unsigned long long)event_bound,
+           (unsigned long long)bs->slab_objects, (unsigned long long)object_bound);
+    CHECK(p->events_created <= event_bound);
+    CHECK(bs->slab_objects <= object_bound);
+    uint64_t bound = event_bound > object_bound ? event_bound : object_bound;
+    if (bs->submits >= 100 * bound) {
+        CHECK(p->events_created < bs->submits / 100);
+        CHECK(bs->slab_objects < bs->submits / 100);
+    } else {
+        printf("submits/100 not checked: %llu submits < 100 x the bound\n", (unsigned long long)bs->submits);
+    }
 }

@@ -27,4 +27,23 @@ evp_pool_stats_t churn_pool_stats(evp_batch_lib_t *lib);
 /* Prints the reclaimer's rounds and the free -> reclaim delays. */
 void churn_print_reclaim(const evp_batch_stats_t *bs);
 
+/* The bounds of a churn run of `threads` threads on a library made from
+ * cfg, p and bs read once every freed sub-batch was reclaimed:
+ *   - nothing outstanding; events created == the pool's high-water mark
+ *     (up to one depot chain that a racing thread may push while the pool
+ *     samples it as it grows);
+ *   - events created <= EVPOOL_BATCH_BACKLOG (alloc waits above it) + 2
+ *     per thread (live, and freed past the backlog check) + what thread
+ *     caches park (the reclaimer returns leases too) + two depot chains;
+ *   - sub-batch objects <= the same backlog + 2 per thread + the slab's
+ *     per-thread caches + two chunks;
+ *   - both fewer than submits / 100, checked when the run had at least
+ *     100x the bound in submits (a shorter one, as under compute-sanitizer,
+ *     says nothing beyond the bound, and the line says so).
+ * The bounds do not depend on the run's length: a pool that grew with the
+ * backlog of freed sub-batches (one event per submit of a grace period)
+ * fails them however short the run. */
+void churn_check_bounds(const evp_config_t *cfg, int threads, const evp_pool_stats_t *p,
+                        const evp_batch_stats_t *bs);
+
 #endif

@@ -209,7 +209,8 @@ run_ctest() {
   local rc=0
   # --test-dir, not --preset: the preset's label filter would replace ours.
   ctest --test-dir "$build" --output-on-failure -LE 'gpu|soak' -j "$(((jobs + 1) / 2))" || rc=1
-  ctest --test-dir "$build" --output-on-failure -L gpu || rc=1
+  # -V: their figures (events, RSS, delays) go to the log, passed or not.
+  ctest --test-dir "$build" -V -L gpu || rc=1
   return "$rc"
 }
 
