@@ -29,7 +29,8 @@
 #   compare    only if GPU_SUITE_COMPARE names a baseline source tree:
 #              tools/bench-compare.sh against it (the pool patterns, current
 #              vs baseline, alternating) -> OUTDIR/compare.md and
-#              OUTDIR/compare.tar.gz (its JSON files)
+#              OUTDIR/compare.tar.gz (its JSON files);
+#              GPU_SUITE_COMPARE_FILTER narrows it (a --benchmark_filter regex)
 #   bench      EVB_PACK=1 tools/bench.sh OUTDIR, if that script exists: the
 #              pool suite, then submit latency end to end (evpool-e2e) on
 #              one GPU and, where the machine has two, across two, and the
@@ -194,7 +195,7 @@ sanitize() {
 compare() {
   local dir rc
   dir=$(mktemp -d) || return 1
-  tools/bench-compare.sh "$dir" "$1"
+  tools/bench-compare.sh "$dir" "$1" ${GPU_SUITE_COMPARE_FILTER:+"$GPU_SUITE_COMPARE_FILTER"}
   rc=$?
   [ -f "$dir/compare.md" ] && cp "$dir/compare.md" "$out/compare.md"
   tar -czf "$out/compare.tar.gz" -C "$dir" . || rc=1
