@@ -4,7 +4,8 @@
  * uses it — the pool (creation, growth, record, query, teardown), the
  * sub-batch layer (pool creation and growth at submit, submit's record,
  * status's and the reclaimer's query, stream create / sync / destroy,
- * teardown) and the backend's copies, callbacks and memory export/import
+ * teardown), the transport (submit's copies, the export made at mem_alloc,
+ * import) and the backend's copies, callbacks and memory export/import
  * directly — and checks the documented result there: the error returned,
  * tasks FAILED and never COMPLETED, leases back (outstanding 0), nothing
  * enqueued or allocated by a failed call.
@@ -497,6 +498,137 @@ static void mem_release_fails(const struct ctx *x)
     CHECK_RC(x->be->mem->release(m), x->nth == 2 ? EVP_EBACKEND : 0);
 }
 
+/* ---- transport: the copies, exports and imports a user's calls make ---- */
+
+/* A host transport with one segment (4096 bytes, exported) imported back
+ * into this process, as test_transport.c does: submits write through the
+ * import into the exporter's memory. */
+struct tpair {
+    evp_transport_t *t;
+    void *base;            /* the exporter's memory */
+    unsigned char desc[EVP_TRANSPORT_DESC_MAX];
+    size_t dlen;
+    int fd;                /* the export's memfd, owned by the transport */
+    evp_segment_t seg;     /* the exported segment */
+};
+
+static void tpair_open(struct tpair *tp)
+{
+    evp_config_t c = evp_test_config("EVPOOL_SIZE", "2", "EVPOOL_MAX", "2", "EVPOOL_ON_EXHAUST", "fail",
+                                     "EVPOOL_THREAD_CACHE", "0", "EVPOOL_BATCH_TASKS", "8", "EVPOOL_STREAMS",
+                                     "1", NULL);
+    memset(tp, 0, sizeof *tp);
+    CHECK_RC(evp_transport_open(EVP_TRANSPORT_HOST, &c, &tp->t), 0);
+    CHECK_RC(evp_transport_mem_alloc(tp->t, 0, 4096, &tp->base), 0);
+    memset(tp->base, 0, 4096);
+    CHECK_RC(evp_transport_register(tp->t, tp->base, 4096, &tp->seg), 0);
+    CHECK_RC(evp_transport_export(tp->t, tp->seg, tp->desc, sizeof tp->desc, &tp->dlen, &tp->fd), 0);
+}
+
+/* Closes the transport after checking that every lease of a submit came
+ * back (the failed one at once, the rest when reclaimed: waited for). */
+static void tpair_close(struct tpair *tp)
+{
+    evp_batch_stats_t st;
+    uint64_t t0 = now_ns();
+    for (evp_transport_batch_stats(tp->t, &st); st.pending; evp_transport_batch_stats(tp->t, &st)) {
+        CHECK(now_ns() - t0 < 5000000000ull);
+        sleep_ns(200000);
+    }
+    CHECK_EQ(st.lease_returns, st.leases);
+    CHECK_RC(evp_transport_close(tp->t), 0);
+}
+
+/* Submits one WRITE of 4 bytes at `offset` of the imported segment and
+ * polls it to COMPLETED; the bytes land in the exporter's memory. */
+static void tpair_write_completes(struct tpair *tp, evp_segment_t in, uint64_t offset)
+{
+    static const char src[4] = "wxyz";
+    evp_batch_t b;
+    evp_xfer_req_t r = {EVP_XFER_WRITE, (void *)src, in, offset, sizeof src};
+    CHECK_RC(evp_transport_batch_alloc(tp->t, 1, &b), 0);
+    CHECK_RC(evp_transport_submit(tp->t, b, &r, 1, NULL), 0);
+    CHECK_EQ(wait_terminal_any(NULL, tp->t, b, 5000, 100000).status, EVP_TASK_COMPLETED);
+    CHECK(memcmp((char *)tp->base + offset, src, sizeof src) == 0);
+    CHECK_RC(evp_transport_batch_free(tp->t, b), 0);
+}
+
+/* Submit's copy (copy_batch) fails: EVP_EBACKEND, the call's tasks FAILED
+ * (never COMPLETED: nothing was enqueued or recorded), its lease back at
+ * once, the peer's memory untouched; the next submit completes. */
+static void transport_submit_copy_fails(const struct ctx *x)
+{
+    struct tpair tp;
+    tpair_open(&tp);
+    evp_segment_t in;
+    CHECK_RC(evp_transport_import(tp.t, tp.desc, tp.dlen, tp.fd, -1, &in), 0);
+    static const char src[8] = "abcdefg";
+    evp_xfer_req_t r[2] = {{EVP_XFER_WRITE, (void *)src, in, 0, 4}, {EVP_XFER_WRITE, (void *)(src + 4), in, 4, 4}};
+    evp_batch_t b;
+    uint32_t first = 99;
+    CHECK_RC(evp_transport_batch_alloc(tp.t, 4, &b), 0);
+    arm(x);
+    CHECK_RC(evp_transport_submit(tp.t, b, r, 2, &first), EVP_EBACKEND);
+    CHECK_EQ(first, 0);
+    evp_pool_t *p;
+    evp_pool_stats_t ps;
+    CHECK_RC(evp_transport_pool(tp.t, 0, &p), 0);
+    evp_pool_stats(p, &ps);
+    CHECK_EQ(ps.outstanding, 0);
+    evp_batch_status_t st;
+    sleep_ns(20000000); /* had anything been enqueued, it would have run */
+    for (uint32_t i = 0; i < 2; i++) {
+        CHECK_RC(evp_transport_task_status(tp.t, b, i, &st), 0);
+        CHECK_EQ(st.status, EVP_TASK_FAILED);
+        CHECK_EQ(st.transferred_bytes, 0);
+    }
+    CHECK_RC(evp_transport_status(tp.t, b, &st), 0);
+    CHECK_EQ(st.status, EVP_TASK_FAILED);
+    for (int i = 0; i < 8; i++)
+        CHECK_EQ(((unsigned char *)tp.base)[i], 0);
+    CHECK_RC(evp_transport_batch_free(tp.t, b), 0);
+    tpair_write_completes(&tp, in, 8);
+    tpair_close(&tp);
+}
+
+/* mem_alloc exports the new allocation at once; that export fails: the
+ * allocation is released (its memfd too: the runner counts fds), *ptr is
+ * untouched; the next mem_alloc, register and export work. */
+static void transport_alloc_export_fails(const struct ctx *x)
+{
+    struct tpair tp;
+    tpair_open(&tp);
+    void *ptr = NULL;
+    arm(x);
+    CHECK_RC(evp_transport_mem_alloc(tp.t, 0, 4096, &ptr), EVP_EBACKEND);
+    CHECK(ptr == NULL);
+    CHECK_RC(evp_transport_mem_alloc(tp.t, 0, 4096, &ptr), 0);
+    evp_segment_t s;
+    unsigned char desc[EVP_TRANSPORT_DESC_MAX];
+    size_t dlen;
+    int fd;
+    CHECK_RC(evp_transport_register(tp.t, ptr, 4096, &s), 0);
+    CHECK_RC(evp_transport_export(tp.t, s, desc, sizeof desc, &dlen, &fd), 0);
+    CHECK(fd >= 0);
+    tpair_close(&tp);
+}
+
+/* Import fails: EVP_EBACKEND, no segment and no mapping (fds counted);
+ * the same descriptor and fd import next time, and a submit through that
+ * import completes. */
+static void transport_import_fails(const struct ctx *x)
+{
+    struct tpair tp;
+    tpair_open(&tp);
+    evp_segment_t in = EVP_SEGMENT_NONE;
+    arm(x);
+    CHECK_RC(evp_transport_import(tp.t, tp.desc, tp.dlen, tp.fd, -1, &in), EVP_EBACKEND);
+    CHECK(in == EVP_SEGMENT_NONE);
+    CHECK_RC(evp_transport_import(tp.t, tp.desc, tp.dlen, tp.fd, -1, &in), 0);
+    tpair_write_completes(&tp, in, 0);
+    tpair_close(&tp);
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
 struct fault_case {
@@ -533,6 +665,9 @@ static const struct fault_case cases[] = {
     {EVP_FAULT_MEM_IMPORT, 1, "mem import", mem_import_fails},
     {EVP_FAULT_MEM_RELEASE, 1, "mem release: the import", mem_release_fails},
     {EVP_FAULT_MEM_RELEASE, 2, "mem release: the allocation", mem_release_fails},
+    {EVP_FAULT_COPY_BATCH, 1, "transport submit: the copies", transport_submit_copy_fails},
+    {EVP_FAULT_MEM_EXPORT, 1, "transport mem_alloc: its export", transport_alloc_export_fails},
+    {EVP_FAULT_MEM_IMPORT, 1, "transport import", transport_import_fails},
 };
 
 #define NCASES (sizeof cases / sizeof cases[0])
