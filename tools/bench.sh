@@ -37,7 +37,10 @@
 #   EVB_E2E_DEADLINE_S  the same for evpool-e2e (default 60, quick 10: 64 MiB
 #                     copies at 2 x the cores take a while)
 #   EVB_E2E_CYCLES    bounded run, submit/free cycles of evpool and
-#                     create_destroy (default 10,000,000)
+#                     create_destroy (default 10,000,000: on an H100 host
+#                     evpool's took 40 s, create_destroy's over 4 minutes);
+#                     each run's JSON is kept in OUTDIR/e2e-bounded.parts/
+#                     until all are merged
 #   EVB_E2E_LEAK_CYCLES  the same for create_leak, which grows by design
 #                     (default 1,000,000; the table extrapolates, labelled)
 #   EVB_E2E_FLAGS     more evpool-e2e flags (--benchmark_filter=..., repetitions)
@@ -132,7 +135,10 @@ if has e2e; then
   run "evpool-e2e ($mode) -> $outdir/e2e.json" env EVB_DEADLINE_S="$e2e_deadline" "$e2e" \
     --benchmark_out="$outdir/e2e.json" --benchmark_out_format=json \
     --benchmark_context="git_commit=$commit,evb_mode=$mode" ${EVB_E2E_FLAGS:-} || status=1
-  tmp=$(mktemp -d)
+  # Each bounded run's JSON lands in OUTDIR as it finishes, so a run cut
+  # short (a time limit) keeps the ones that ended; merged below.
+  tmp=$outdir/e2e-bounded.parts
+  mkdir -p "$tmp"
   for way in evpool create_destroy create_leak; do
     n=$cycles
     [ "$way" = create_leak ] && n=$leak_cycles
@@ -143,7 +149,7 @@ if has e2e; then
     jq -s . "$tmp"/evpool.json "$tmp"/create_destroy.json "$tmp"/create_leak.json \
       >"$outdir/e2e-bounded.json" 2>/dev/null || jq -s . "$tmp"/*.json >"$outdir/e2e-bounded.json"
   fi
-  rm -rf "$tmp"
+  [ -s "$outdir/e2e-bounded.json" ] && rm -rf "$tmp"
   bounded=()
   [ -s "$outdir/e2e-bounded.json" ] && bounded=("$outdir/e2e-bounded.json")
   if "$root/tools/e2e-table.sh" "$outdir/e2e.json" "${bounded[@]}" >"$outdir/e2e-summary.md"; then

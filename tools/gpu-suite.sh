@@ -38,6 +38,9 @@
 #              OUTDIR/log.txt. Left out with GPU_SUITE_BENCH=0 (a machine's
 #              run split in two calls); EVB_PARTS=e2e runs only the e2e part.
 #
+# EVB_GIT_COMMIT names the tree's commit where the copy's .git is not the
+# tree's own (machine.txt, and tools/bench.sh's JSON).
+#
 # OUTDIR stays flat with 5 files of this script's own, so that a transfer
 # limited to 8 files leaves 3 for tools/bench.sh: with EVB_PACK=1 it leaves
 # bench-summary.md, e2e-summary.md and bench-results.tar.gz (every JSON
@@ -96,7 +99,7 @@ machine_facts() {
   echo "cmake:     $(cmake --version 2>/dev/null | head -n1)"
   echo "nvcc:      $("$cuda/bin/nvcc" --version 2>/dev/null | grep -i release || echo "not found under $cuda")"
   echo "sanitizer: $( ( "$(find_compute_sanitizer)" --version | grep -i version | head -n1 ) 2>/dev/null || echo "not found")"
-  echo "commit:    $(git rev-parse --short HEAD 2>/dev/null || echo 'unknown (no .git)')"
+  echo "commit:    ${EVB_GIT_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo 'unknown (no .git)')}"
   echo
   nvidia-smi --query-gpu=index,name,driver_version,memory.total,compute_cap,pci.bus_id \
     --format=csv 2>&1
