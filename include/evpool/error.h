@@ -25,7 +25,7 @@ extern "C" {
 /* XX(name, negated errno, message) */
 #define EVP_ERRNO_MAP(XX)                                                                    \
     XX(PERM, -1, "not permitted or not available here (FABRIC without an IMEX channel, pidfd_getfd refused); use the fallback") \
-    XX(BACKEND, -5, "the backend (CUDA) call failed (see the log for the CUDA error)")       \
+    XX(BACKEND, -5, "a backend call failed (CUDA, or the host backend; the log names the error)") \
     XX(AGAIN, -11, "pool exhausted: no event became free within the wait policy")           \
     XX(NOMEM, -12, "out of host memory")                                                     \
     XX(BUSY, -16, "object still in use")                                                     \
