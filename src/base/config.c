@@ -106,7 +106,7 @@ static int evp_parse_uint(const evp_knob_def_t *d, const char *text, uint64_t *o
     /* strtoull would accept spaces, signs and "0x"; only plain digits are a number here. */
     if (text[0] == '\0' || text[strspn(text, "0123456789")] != '\0')
         return evp_invalid(err, errlen, "%s=\"%s\": not a decimal integer; accepted: %s",
-                               d->name, text, d->accepts);
+                           d->name, text, d->accepts);
     uint64_t v = 0;
     for (const char *p = text; *p && v <= d->max; p++) {
         unsigned digit = (unsigned)(*p - '0');
@@ -115,7 +115,7 @@ static int evp_parse_uint(const evp_knob_def_t *d, const char *text, uint64_t *o
     }
     if (v < d->min || v > d->max)
         return evp_invalid(err, errlen, "%s=\"%s\": out of range; accepted: %s", d->name,
-                               text, d->accepts);
+                           text, d->accepts);
     *out = v;
     return 0;
 }
@@ -131,7 +131,7 @@ static int evp_parse_word(const evp_knob_def_t *d, const char *text, uint64_t *o
             return 0;
         }
     return evp_invalid(err, errlen, "%s=\"%s\": not an accepted value; accepted: %s",
-                           d->name, text, d->accepts);
+                       d->name, text, d->accepts);
 }
 
 /* Parses `text` for knob d into *out; EVP_EINVAL with a message otherwise. */
@@ -238,7 +238,7 @@ int evp_config_set(evp_config_t *cfg, const char *name, const char *value, char 
     evp_knob_t knob = evp_config_find(name, strlen(name));
     if (knob == EVP_KNOB_COUNT)
         return evp_invalid(err, errlen, "unknown variable %s; known: %s", name,
-                               evp_config_known(known, sizeof known));
+                           evp_config_known(known, sizeof known));
     const evp_knob_def_t *d = &evp_knobs[knob];
     if (!value)
         return evp_invalid(err, errlen, "%s: no value; accepted: %s", d->name, d->accepts);
@@ -254,11 +254,11 @@ int evp_config_set_u64(evp_config_t *cfg, evp_knob_t knob, uint64_t value, char 
 {
     if (!cfg || !evp_knob_valid(knob))
         return evp_invalid(err, errlen, "evp_config_set_u64: NULL config or knob %d out of range",
-                               (int)knob);
+                           (int)knob);
     const evp_knob_def_t *d = &evp_knobs[knob];
     if (!evp_knob_in_range(d, value))
         return evp_invalid(err, errlen, "%s=%" PRIu64 ": out of range; accepted: %s", d->name,
-                               value, d->accepts);
+                           value, d->accepts);
     evp_config_put(cfg, knob, value, EVP_SRC_EXPLICIT);
     return 0;
 }
@@ -267,10 +267,10 @@ int evp_config_set_bool(evp_config_t *cfg, evp_knob_t knob, bool value, char *er
 {
     if (!cfg || !evp_knob_valid(knob))
         return evp_invalid(err, errlen,
-                               "evp_config_set_bool: NULL config or knob %d out of range", (int)knob);
+                           "evp_config_set_bool: NULL config or knob %d out of range", (int)knob);
     if (evp_knobs[knob].kind != EVP_KIND_BOOL)
         return evp_invalid(err, errlen, "%s is not a 0/1 knob; accepted: %s",
-                               evp_knobs[knob].name, evp_knobs[knob].accepts);
+                           evp_knobs[knob].name, evp_knobs[knob].accepts);
     return evp_config_set_u64(cfg, knob, value ? 1u : 0u, err, errlen);
 }
 

@@ -103,19 +103,19 @@ int evp_tdesc_decode(const void *buf, size_t len, struct evp_tdesc *out, char *e
     uint16_t version = get16(p + 4);
     if (version > EVP_TDESC_VERSION)
         return evp_invalid(err, errlen, "descriptor version %u is newer than this evpool reads (%u)", version,
-                             EVP_TDESC_VERSION);
+                           EVP_TDESC_VERSION);
     if (version != EVP_TDESC_VERSION)
         return evp_invalid(err, errlen, "descriptor version %u is not supported (this evpool reads %u)", version,
-                             EVP_TDESC_VERSION);
+                           EVP_TDESC_VERSION);
     if (len < EVP_TDESC_BYTES)
         return evp_invalid(err, errlen, "truncated: %zu bytes, a descriptor has %u", len, EVP_TDESC_BYTES);
     uint32_t declared = get32(p + 8);
     if (declared != EVP_TDESC_BYTES)
         return evp_invalid(err, errlen, "declared length %u, version %u descriptors have %u", declared, version,
-                             EVP_TDESC_BYTES);
+                           EVP_TDESC_BYTES);
     if (len != EVP_TDESC_BYTES)
         return evp_invalid(err, errlen, "%zu bytes given, the descriptor has %u (trailing bytes)", len,
-                             EVP_TDESC_BYTES);
+                           EVP_TDESC_BYTES);
     uint64_t sum = get64(p + EVP_TDESC_SUM_AT);
     if (sum != evp_tdesc_checksum(p, EVP_TDESC_SUM_AT))
         return evp_invalid(err, errlen, "corrupted: checksum mismatch");
@@ -143,18 +143,18 @@ int evp_tdesc_decode(const void *buf, size_t len, struct evp_tdesc *out, char *e
         return evp_invalid(err, errlen, "device %d", (int)d.device);
     if (d.mem.magic != EVP_MEM_DESC_MAGIC || d.mem.version != EVP_MEM_DESC_VERSION)
         return evp_invalid(err, errlen, "memory descriptor of another kind or version (magic 0x%08x, version %u)",
-                             d.mem.magic, d.mem.version);
+                           d.mem.magic, d.mem.version);
     if (d.mem.handle == 0 || (d.mem.handle & (d.mem.handle - 1u)) ||
         !(d.mem.handle & (EVP_MEM_FD | EVP_MEM_FABRIC | EVP_MEM_CUDA_IPC)))
         return evp_invalid(err, errlen, "memory handle type 0x%x", d.mem.handle);
     if (d.mem.len == 0 || d.mem.offset > d.mem.size || d.mem.len > d.mem.size - d.mem.offset)
         return evp_invalid(err, errlen, "memory range %llu+%llu outside its %llu bytes",
-                             (unsigned long long)d.mem.offset, (unsigned long long)d.mem.len,
-                             (unsigned long long)d.mem.size);
+                           (unsigned long long)d.mem.offset, (unsigned long long)d.mem.len,
+                           (unsigned long long)d.mem.size);
     if (d.seg_length == 0 || d.seg_offset > d.mem.len || d.seg_length > d.mem.len - d.seg_offset)
         return evp_invalid(err, errlen, "segment %llu+%llu outside its allocation of %llu bytes",
-                             (unsigned long long)d.seg_offset, (unsigned long long)d.seg_length,
-                             (unsigned long long)d.mem.len);
+                           (unsigned long long)d.seg_offset, (unsigned long long)d.seg_length,
+                           (unsigned long long)d.mem.len);
     *out = d;
     return 0;
 }
