@@ -36,13 +36,13 @@ void churn_print_reclaim(const evp_batch_stats_t *bs);
  *     per thread (live, and freed past the backlog check) + what thread
  *     caches park (the reclaimer returns leases too) + two depot chains;
  *   - sub-batch objects <= the same backlog + 2 per thread + the slab's
- *     per-thread caches + two chunks;
- *   - both fewer than submits / 100, checked when the run had at least
- *     100x the bound in submits (a shorter one, as under compute-sanitizer,
- *     says nothing beyond the bound, and the line says so).
+ *     per-thread caches + two chunks.
  * The bounds do not depend on the run's length: a pool that grew with the
  * backlog of freed sub-batches (one event per submit of a grace period)
- * fails them however short the run. */
+ * fails them however short the run. Submits per event are printed, not
+ * checked: in a run of 100x the bound or more, "fewer than submits / 100"
+ * follows from the bound, and in a shorter one (compute-sanitizer's) it
+ * says nothing about the library. */
 void churn_check_bounds(const evp_config_t *cfg, int threads, const evp_pool_stats_t *p,
                         const evp_batch_stats_t *bs);
 

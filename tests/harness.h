@@ -48,10 +48,10 @@ void evp_test_fail(const char *file, int line, const char *fmt, ...)
     } while (0)
 
 /* A config for the host backend with the given knobs set explicitly
- * ("EVPOOL_SIZE", "4", ..., NULL); fails the test on a bad value. */
+ * ("EVPOOL_SIZE", "4", ..., NULL); fails the test on a bad value.
+ * EVP_TEST_DEPOT in the environment, if set, is applied first as
+ * EVPOOL_DEPOT (CTest runs the pool tests once per depot). */
 evp_config_t evp_test_config(const char *name, ...);
-/* (EVP_TEST_DEPOT in the environment, if set, is applied first as
- * EVPOOL_DEPOT: CTest runs the pool tests once per depot.) */
 
 /* Runs fn(arg) with stderr captured into buf (NUL-terminated, truncated to
  * len - 1 bytes). */

@@ -8,7 +8,7 @@
  * to cover a backlog of freed sub-batches:
  *   - events and sub-batch objects within churn_check_bounds (churn.h):
  *     the backlog of freed sub-batches (EVPOOL_BATCH_BACKLOG) plus what
- *     threads hold and caches park, fewer than submits / 100;
+ *     threads hold and caches park, however many the submits;
  *   - host RSS after the run within 8 MiB of RSS after the warm-up (not in
  *     ASan/TSan builds: their quarantine holds freed memory);
  *   - every sub-batch, lease and stream counted back at destroy.

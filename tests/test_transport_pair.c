@@ -503,16 +503,10 @@ static void test_churn(evp_segment_t seg, int device)
     CHECK_EQ(ps.outstanding, 0);
     CHECK(ps.events_created <= cfg.max);
     uint64_t floor = ps.high_water > cfg.size ? ps.high_water : cfg.size;
-    CHECK(ps.events_created <= floor + 64); /* no event per submit: the pool's high-water */
-    /* The pool never passes max, so the ratio says something only in a
-     * run of 10x max submits or more (not the short one under
-     * compute-sanitizer, where a grace period is slow enough for the
-     * backlog of freed sub-batches to hold most of the pool). */
-    if (submits >= 10ull * cfg.max)
-        CHECK(ps.events_created * 10 < submits);
-    else
-        fprintf(stderr, "  churn: events/submits not checked: %llu submits < 10 x max\n",
-                (unsigned long long)submits);
+    /* No event per submit: the pool's high-water. (events x 10 < submits
+     * is not a check: the pool never passes max, so it follows from that
+     * in a run of 10x max submits, and says nothing in a shorter one.) */
+    CHECK(ps.events_created <= floor + 64);
     for (int i = 0; i < THREADS; i++)
         local_free(&l[i]);
 }
